@@ -1,0 +1,309 @@
+//! An LPF echo server and client over real loopback TCP.
+//!
+//! ```text
+//! cargo run --example echo                       # server + client in one process
+//! cargo run --example echo -- --listen 127.0.0.1:7878
+//! cargo run --example echo -- --connect 127.0.0.1:7878
+//! ```
+//!
+//! The server runs one task per connection and re-arms its deadlines for
+//! every frame: an *idle* timeout while the peer is between frames and a
+//! shorter *stall* timeout once part of a frame has arrived. Corrupt frames
+//! whose header was intact are reported and skipped; any header-level error
+//! closes the connection. On Ctrl-C (or the shutdown future in tests) it
+//! stops accepting, lets every connection finish the frames it has in
+//! flight, and closes.
+//!
+//! This file is also compiled into the integration tests
+//! (`tests/echo_server.rs`), so the server shown here is the server tested.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use lpframe::{Config, Error, Frame, FrameCodec, FrameResultCodec};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::codec::Framed;
+
+/// Server settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerOptions {
+    /// Longest wait for the first byte of the next frame.
+    pub idle_timeout: Duration,
+    /// Longest wait for the rest of a frame once it has started.
+    pub stall_timeout: Duration,
+    /// Limits for the connections.
+    pub config: Config,
+    /// Print one line per event.
+    pub verbose: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            idle_timeout: Duration::from_secs(30),
+            stall_timeout: Duration::from_secs(5),
+            config: Config::default(),
+            verbose: true,
+        }
+    }
+}
+
+/// Counters the server keeps, for tests and the final summary.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    /// Connections accepted.
+    pub connections: AtomicU64,
+    /// Frames echoed.
+    pub frames_echoed: AtomicU64,
+    /// Frames dropped for a bad payload CRC.
+    pub corrupt_frames: AtomicU64,
+    /// Connections closed by a protocol error.
+    pub protocol_errors: AtomicU64,
+    /// Connections closed by the idle or stall timeout.
+    pub timeouts: AtomicU64,
+}
+
+/// Why a connection ended.
+#[derive(Debug)]
+pub enum ConnEnd {
+    /// The peer closed on a frame boundary.
+    Clean,
+    /// Shutdown was requested; frames in flight were answered first.
+    Shutdown,
+    /// No new frame within the idle timeout.
+    Idle,
+    /// A frame started and did not finish within the stall timeout.
+    Stalled,
+    /// A fatal error.
+    Error(Error),
+}
+
+/// Accepts connections on `listener` until `shutdown` completes, then stops
+/// accepting and waits for every connection to finish what it has in
+/// flight.
+pub async fn serve(
+    listener: TcpListener,
+    opts: ServerOptions,
+    stats: Arc<ServerStats>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut conns = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // e.g. EMFILE: back off instead of spinning.
+                        eprintln!("[server] accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                stats.connections.fetch_add(1, Ordering::Relaxed);
+                let stats = Arc::clone(&stats);
+                let stop = stop_rx.clone();
+                conns.spawn(async move {
+                    let end = handle(stream, opts, &stats, stop).await;
+                    if opts.verbose {
+                        println!("[server] {peer}: connection ended: {}", describe(&end));
+                    }
+                    end
+                });
+            }
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    while conns.join_next().await.is_some() {}
+    Ok(())
+}
+
+fn describe(end: &ConnEnd) -> String {
+    match end {
+        ConnEnd::Clean => "peer closed cleanly".into(),
+        ConnEnd::Shutdown => "server shutting down".into(),
+        ConnEnd::Idle => "idle timeout".into(),
+        ConnEnd::Stalled => "stall timeout inside a frame".into(),
+        ConnEnd::Error(e) => format!("error: {e}"),
+    }
+}
+
+/// Serves one connection: echo every frame, with deadlines re-armed per
+/// frame.
+pub async fn handle(
+    stream: TcpStream,
+    opts: ServerOptions,
+    stats: &ServerStats,
+    mut stop: watch::Receiver<bool>,
+) -> ConnEnd {
+    let _ = stream.set_nodelay(true);
+    let mut framed = Framed::new(stream, FrameResultCodec::with_config(opts.config));
+    loop {
+        let mid_frame =
+            !framed.read_buffer().is_empty() || framed.codec().inner().decoder().is_in_payload();
+        let deadline = if mid_frame {
+            opts.stall_timeout
+        } else {
+            opts.idle_timeout
+        };
+        let next = tokio::select! {
+            // Only between frames: a frame in flight is always finished.
+            _ = stop.wait_for(|s| *s), if !mid_frame => None,
+            next = tokio::time::timeout(deadline, framed.next()) => Some(next),
+        };
+        let Some(next) = next else {
+            let _ = SinkExt::<Frame>::flush(&mut framed).await;
+            return ConnEnd::Shutdown;
+        };
+        let item = match next {
+            Err(_elapsed) => {
+                stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                return if mid_frame {
+                    ConnEnd::Stalled
+                } else {
+                    ConnEnd::Idle
+                };
+            }
+            Ok(None) => return ConnEnd::Clean,
+            Ok(Some(item)) => item,
+        };
+        match item {
+            Ok(Ok(frame)) => {
+                // feed, and flush only when no further frame is buffered, so
+                // a pipelining client gets its replies batched.
+                if let Err(e) = framed.feed(frame).await {
+                    return ConnEnd::Error(e);
+                }
+                stats.frames_echoed.fetch_add(1, Ordering::Relaxed);
+                if framed.read_buffer().is_empty() {
+                    if let Err(e) = SinkExt::<Frame>::flush(&mut framed).await {
+                        return ConnEnd::Error(e);
+                    }
+                }
+            }
+            Ok(Err(corrupt)) => {
+                stats.corrupt_frames.fetch_add(1, Ordering::Relaxed);
+                if opts.verbose {
+                    println!("[server] dropped a corrupt frame, connection stays up: {corrupt}");
+                }
+            }
+            Err(fatal) => {
+                stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                let _ = SinkExt::<Frame>::flush(&mut framed).await;
+                return ConnEnd::Error(fatal);
+            }
+        }
+    }
+}
+
+/// The client demo: a few frames, a corrupted one, more frames, then a
+/// foreign-protocol connection.
+pub async fn client_demo(addr: SocketAddr) -> Result<(), Error> {
+    let stream = TcpStream::connect(addr).await?;
+    let mut framed = Framed::new(stream, FrameCodec::new());
+    for msg in ["hello", "", "lpframe checks every byte"] {
+        framed.send(Bytes::from(msg)).await?;
+        let echo = framed.next().await.ok_or(Error::Io(eof()))??;
+        println!(
+            "[client] sent {:?}, got back {:?}",
+            msg,
+            String::from_utf8_lossy(echo.payload())
+        );
+    }
+
+    // Corrupt one payload bit "in transit": the server drops that frame only.
+    let mut wire = Vec::new();
+    lpframe::write_frame(&mut wire, b"this frame gets corrupted")?;
+    if let Some(b) = wire.last_mut() {
+        *b ^= 0x20;
+    }
+    println!("[client] sending a frame with one flipped payload bit");
+    framed.get_mut().write_all(&wire).await?;
+    framed.send(Bytes::from_static(b"still connected?")).await?;
+    let echo = framed.next().await.ok_or(Error::Io(eof()))??;
+    println!(
+        "[client] got back {:?}: the corrupt frame cost one frame, not the connection",
+        String::from_utf8_lossy(echo.payload())
+    );
+    drop(framed);
+
+    // A client speaking the wrong protocol is refused at once.
+    let mut http = TcpStream::connect(addr).await?;
+    println!("[client] a second connection sends an HTTP request instead of frames");
+    http.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await?;
+    let mut sink = Vec::new();
+    let _ = tokio::io::AsyncReadExt::read_to_end(&mut http, &mut sink).await;
+    println!("[client] the server closed that connection");
+    Ok(())
+}
+
+fn eof() -> std::io::Error {
+    std::io::ErrorKind::UnexpectedEof.into()
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let stats = Arc::new(ServerStats::default());
+    match args.first().map(String::as_str) {
+        Some("--listen") => {
+            let addr = args.get(1).map(String::as_str).unwrap_or("127.0.0.1:7878");
+            let listener = TcpListener::bind(addr).await?;
+            println!("listening on {}", listener.local_addr()?);
+            let ctrl_c = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            serve(listener, ServerOptions::default(), stats, ctrl_c).await?;
+        }
+        Some("--connect") => {
+            let addr: SocketAddr = args.get(1).ok_or("--connect needs ADDR")?.parse()?;
+            client_demo(addr).await?;
+        }
+        None => {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            println!("[server] listening on {addr}");
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(serve(
+                listener,
+                ServerOptions::default(),
+                Arc::clone(&stats),
+                async {
+                    let _ = rx.await;
+                },
+            ));
+            client_demo(addr).await?;
+            let _ = tx.send(());
+            server.await??;
+            println!(
+                "[server] shut down: {} connections, {} frames echoed, {} corrupt frames dropped, {} protocol errors",
+                stats.connections.load(Ordering::Relaxed),
+                stats.frames_echoed.load(Ordering::Relaxed),
+                stats.corrupt_frames.load(Ordering::Relaxed),
+                stats.protocol_errors.load(Ordering::Relaxed),
+            );
+        }
+        Some(other) => {
+            return Err(
+                format!("unknown argument {other:?}; use --listen ADDR or --connect ADDR").into(),
+            )
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! The one incremental decoder. Every reading path (the tokio codec,
+//! [`FrameReader`](crate::FrameReader)) is a loop around
+//! [`FrameDecoder::decode`]; [`read_frame`](crate::read_frame) and
+//! [`decode_slice`] use the same header and payload checks from
+//! [`header`](crate::header).
+
+use bytes::{Buf, BytesMut};
+
+use crate::{
+    header::{check_prefix, Header},
+    Config, Error, Frame, FramePart, FrameRef, HEADER_LEN,
+};
+
+/// Where the decoder is inside the stream. Cached so a partial read never
+/// parses a header twice.
+#[derive(Debug)]
+enum State {
+    /// Waiting for (the rest of) a header at the front of the buffer.
+    Head,
+    /// A verified header was consumed; waiting for its payload.
+    Payload(Header),
+    /// A header-level error happened: the frame boundaries are lost and the
+    /// decoder repeats this error on every call.
+    Failed(Error),
+}
+
+/// The incremental LPF decoder over a [`BytesMut`]: feed it bytes as they
+/// arrive, in any chunking, and it yields verified frames.
+///
+/// - `Ok(Some(frame))`: a complete frame, both CRCs verified; its payload
+///   shares `src`'s memory (no copy).
+/// - `Ok(None)`: more bytes are needed. Nothing is reserved for a declared
+///   length up front: buffer growth follows the bytes that actually arrive.
+/// - `Err(e)`: see [`Error::is_fatal`]. After
+///   [`PayloadChecksum`](Error::PayloadChecksum) the bad frame has been
+///   consumed and the next call continues with the next frame. After any
+///   header-level error the decoder is *failed*: it never yields a frame
+///   again and returns the same error on every call.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use lpframe::{encode_frame, Config, Flags, FrameDecoder};
+///
+/// let mut wire = Vec::new();
+/// encode_frame(Flags::empty(), b"hello", &Config::default(), &mut wire).unwrap();
+///
+/// let mut decoder = FrameDecoder::new();
+/// let mut buf = BytesMut::new();
+/// buf.extend_from_slice(&wire[..7]); // half a header
+/// assert_eq!(decoder.decode(&mut buf).unwrap(), None);
+/// buf.extend_from_slice(&wire[7..]);
+/// let frame = decoder.decode(&mut buf).unwrap().unwrap();
+/// assert_eq!(frame.payload(), &b"hello"[..]);
+/// assert!(buf.is_empty());
+/// ```
+#[derive(Debug)]
+pub struct FrameDecoder {
+    config: Config,
+    state: State,
+    /// Stream offset of the first byte not yet consumed from `src`.
+    position: u64,
+    /// Stream offset of the header of the frame being (or last) decoded.
+    frame_offset: u64,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        FrameDecoder::new()
+    }
+}
+
+impl FrameDecoder {
+    /// A decoder with the default [`Config`].
+    pub fn new() -> Self {
+        FrameDecoder::with_config(Config::default())
+    }
+
+    /// A decoder with the given limits.
+    pub fn with_config(config: Config) -> Self {
+        FrameDecoder {
+            config,
+            state: State::Head,
+            position: 0,
+            frame_offset: 0,
+        }
+    }
+
+    /// The limits in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The limits, to change at runtime (applies from the next header).
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
+    /// How many bytes of the stream this decoder has consumed (taken out of
+    /// `src`), i.e. the stream offset of the next byte it will read.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// The stream offset of the header of the frame last decoded, being
+    /// decoded, or that caused the last error — for messages such as "bad
+    /// payload CRC in the frame at offset 4096".
+    pub fn frame_offset(&self) -> u64 {
+        self.frame_offset
+    }
+
+    /// `true` once a header-level error has made the stream unusable.
+    pub fn is_failed(&self) -> bool {
+        matches!(self.state, State::Failed(_))
+    }
+
+    /// `true` when a header has been consumed and its payload is awaited.
+    pub fn is_in_payload(&self) -> bool {
+        matches!(self.state, State::Payload(_))
+    }
+
+    /// How many more bytes the current frame needs when `buffered` bytes of
+    /// it are in `src` (at least 1 while the decoder can progress).
+    pub fn bytes_missing(&self, buffered: usize) -> usize {
+        match &self.state {
+            State::Head => HEADER_LEN.saturating_sub(buffered).max(1),
+            State::Payload(h) => (h.len as usize).saturating_sub(buffered).max(1),
+            State::Failed(_) => 1,
+        }
+    }
+
+    /// Decodes the next frame from the front of `src`; see the type docs.
+    ///
+    /// # Errors
+    /// Any protocol error of [`Error`]; never [`Error::Io`].
+    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
+        let header = match &self.state {
+            State::Payload(h) => *h,
+            State::Failed(e) => return Err(e.duplicate()),
+            State::Head => {
+                let Some(head) = src.first_chunk::<HEADER_LEN>() else {
+                    // Reject a foreign protocol as soon as its first bytes
+                    // show it, instead of waiting for a full header.
+                    return match check_prefix(src) {
+                        Ok(()) => Ok(None),
+                        Err(e) => Err(self.fail(e)),
+                    };
+                };
+                self.frame_offset = self.position;
+                let header = match Header::parse(head, self.config.read_limit()) {
+                    Ok(h) => h,
+                    Err(e) => return Err(self.fail(e)),
+                };
+                src.advance(HEADER_LEN);
+                self.position += HEADER_LEN as u64;
+                header
+            }
+        };
+        let len = header.len as usize;
+        if src.len() < len {
+            self.state = State::Payload(header);
+            // Grow with the bytes received, never by the declared length:
+            // at most double what this frame has delivered so far.
+            let missing = len - src.len();
+            src.reserve(missing.min(src.len().max(HEADER_LEN)));
+            return Ok(None);
+        }
+        self.state = State::Head;
+        let payload = src.split_to(len).freeze();
+        self.position += len as u64;
+        header.verify_payload(&payload)?;
+        Ok(Some(Frame::with_flags(header.flags, payload)))
+    }
+
+    /// Like [`decode`](Self::decode), for when the stream has ended: a
+    /// partial frame left in `src` is reported as [`Error::Truncated`];
+    /// `Ok(None)` means a clean end on a frame boundary.
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode), plus [`Error::Truncated`].
+    pub fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
+        if let Some(frame) = self.decode(src)? {
+            return Ok(Some(frame));
+        }
+        let (part, missing) = match &self.state {
+            State::Head if src.is_empty() => return Ok(None),
+            State::Head => (FramePart::Header, HEADER_LEN - src.len()),
+            State::Payload(h) => (FramePart::Payload, h.len as usize - src.len()),
+            State::Failed(e) => return Err(e.duplicate()),
+        };
+        Err(Error::Truncated {
+            part,
+            missing: u32::try_from(missing).unwrap_or(u32::MAX),
+        })
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        self.state = State::Failed(e.duplicate());
+        e
+    }
+}
+
+/// Decodes one frame from the front of a byte slice without copying or
+/// touching a reference count: the zero-overhead path for callers that
+/// finish with a frame before decoding the next (e.g. a file mapped or read
+/// into memory).
+///
+/// Returns the borrowed frame and the number of bytes it occupied, or
+/// `Ok(None)` if `src` does not yet hold a complete frame.
+///
+/// After [`Error::PayloadChecksum`] `{ len, .. }` the stream is still in
+/// sync: skip `HEADER_LEN + len` bytes and continue. Every other error is
+/// fatal.
+///
+/// ```
+/// use lpframe::{decode_slice, encode_frame, Config, Flags};
+///
+/// let config = Config::default();
+/// let mut wire = Vec::new();
+/// encode_frame(Flags::empty(), b"one", &config, &mut wire).unwrap();
+/// encode_frame(Flags::empty(), b"two", &config, &mut wire).unwrap();
+///
+/// let mut rest = &wire[..];
+/// let mut seen = Vec::new();
+/// while let Some((frame, used)) = decode_slice(rest, &config).unwrap() {
+///     seen.push(frame.payload().to_vec());
+///     rest = &rest[used..];
+/// }
+/// assert_eq!(seen, [b"one".to_vec(), b"two".to_vec()]);
+/// ```
+///
+/// # Errors
+/// Any protocol error of [`Error`] except [`Error::Truncated`] (a short
+/// slice is `Ok(None)`).
+pub fn decode_slice<'a>(
+    src: &'a [u8],
+    config: &Config,
+) -> Result<Option<(FrameRef<'a>, usize)>, Error> {
+    let Some((head, rest)) = src.split_first_chunk::<HEADER_LEN>() else {
+        check_prefix(src)?;
+        return Ok(None);
+    };
+    let header = Header::parse(head, config.read_limit())?;
+    let Some(payload) = rest.get(..header.len as usize) else {
+        return Ok(None);
+    };
+    header.verify_payload(payload)?;
+    Ok(Some((
+        FrameRef::new(header.flags, payload),
+        HEADER_LEN + payload.len(),
+    )))
+}

@@ -1,0 +1,164 @@
+//! The LPF v1 header: constants and the only place where bytes become header
+//! fields and back. Pure: no I/O, no allocation.
+//!
+//! ```text
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |     magic 0xC1    |  magic 0x4C   |  version = 1  |     flags     |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                     length (payload bytes)                    |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                  payload_crc (CRC-32 of payload)              |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                header_crc (CRC-32 of bytes 0..12)             |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! ```
+//!
+//! All integers are big-endian. See `PROTOCOL.md` for the normative text.
+
+use byteorder::{BigEndian, ByteOrder};
+
+use crate::{Error, Flags, ForeignProtocol};
+
+/// The two magic bytes that start every frame.
+pub const MAGIC: [u8; 2] = [0xC1, 0x4C];
+/// The protocol version this crate speaks.
+pub const VERSION: u8 = 1;
+/// The size of the fixed header, in bytes.
+pub const HEADER_LEN: usize = 16;
+
+/// The number of leading header bytes covered by `header_crc`.
+const CRC_COVERED: usize = 12;
+
+/// A verified LPF header.
+///
+/// Obtained from [`Header::parse`] (which checks magic, version, header CRC,
+/// flags and length, in that order) or built by
+/// [`Header::for_payload`]; turned back into bytes by [`Header::to_bytes`].
+///
+/// ```
+/// use lpframe::header::{Header, HEADER_LEN};
+///
+/// let header = Header::for_payload(b"hello").unwrap();
+/// let bytes: [u8; HEADER_LEN] = header.to_bytes();
+/// assert_eq!(&bytes[..4], &[0xC1, 0x4C, 0x01, 0x00]);
+/// assert_eq!(Header::parse(&bytes, u32::MAX).unwrap(), header);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Header {
+    /// The flags byte (always empty in a valid v1 header).
+    pub flags: Flags,
+    /// The payload length in bytes.
+    pub len: u32,
+    /// The CRC-32 of the payload.
+    pub payload_crc: u32,
+}
+
+impl Header {
+    /// The header for `payload` with no flags: its length and CRC-32.
+    ///
+    /// # Errors
+    /// [`Error::EncodeTooLarge`] if the payload is longer than `u32::MAX`.
+    pub fn for_payload(payload: &[u8]) -> Result<Header, Error> {
+        let len = u32::try_from(payload.len()).map_err(|_| Error::EncodeTooLarge {
+            len: payload.len(),
+            max: u32::MAX,
+        })?;
+        Ok(Header {
+            flags: Flags::empty(),
+            len,
+            payload_crc: crc32fast::hash(payload),
+        })
+    }
+
+    /// The 16 wire bytes of this header, including its header CRC.
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+        let mut b = [0u8; HEADER_LEN];
+        let (covered, crc) = b.split_at_mut(CRC_COVERED);
+        covered[..2].copy_from_slice(&MAGIC);
+        covered[2] = VERSION;
+        covered[3] = self.flags.bits();
+        BigEndian::write_u32(&mut covered[4..8], self.len);
+        BigEndian::write_u32(&mut covered[8..12], self.payload_crc);
+        BigEndian::write_u32(crc, crc32fast::hash(covered));
+        b
+    }
+
+    /// Parses and verifies a complete header, in the order PROTOCOL.md
+    /// prescribes: magic, version, header CRC, flags, then `len` against
+    /// `max_len`.
+    ///
+    /// # Errors
+    /// [`Error::BadMagic`], [`Error::UnsupportedVersion`],
+    /// [`Error::HeaderChecksum`], [`Error::ReservedFlags`] or
+    /// [`Error::FrameTooLarge`]: the first check that fails.
+    pub fn parse(bytes: &[u8; HEADER_LEN], max_len: u32) -> Result<Header, Error> {
+        check_prefix(bytes)?;
+        let (covered, crc) = bytes.split_at(CRC_COVERED);
+        let expected = BigEndian::read_u32(crc);
+        let actual = crc32fast::hash(covered);
+        if expected != actual {
+            return Err(Error::HeaderChecksum { expected, actual });
+        }
+        let flags = Flags::from_bits_retain(bytes[3]);
+        if flags.reserved_bits() != 0 {
+            return Err(Error::ReservedFlags { flags });
+        }
+        let len = BigEndian::read_u32(&bytes[4..8]);
+        if len > max_len {
+            return Err(Error::FrameTooLarge { len, max: max_len });
+        }
+        Ok(Header {
+            flags,
+            len,
+            payload_crc: BigEndian::read_u32(&bytes[8..12]),
+        })
+    }
+
+    /// Verifies `payload` against this header's payload CRC.
+    ///
+    /// # Errors
+    /// [`Error::PayloadChecksum`] on a mismatch.
+    pub fn verify_payload(&self, payload: &[u8]) -> Result<(), Error> {
+        let actual = crc32fast::hash(payload);
+        if actual == self.payload_crc {
+            Ok(())
+        } else {
+            Err(Error::PayloadChecksum {
+                expected: self.payload_crc,
+                actual,
+                len: self.len,
+            })
+        }
+    }
+}
+
+/// Checks the magic and version in the first bytes of a header that may not
+/// have fully arrived yet, so a peer speaking another protocol is rejected
+/// after two or three bytes instead of being waited on for sixteen.
+///
+/// Bytes past the version are ignored; fewer than two bytes always pass.
+///
+/// # Errors
+/// [`Error::BadMagic`] or [`Error::UnsupportedVersion`].
+pub fn check_prefix(prefix: &[u8]) -> Result<(), Error> {
+    if let [m0, m1, rest @ ..] = prefix {
+        if [*m0, *m1] != MAGIC {
+            let head = prefix.get(..HEADER_LEN).unwrap_or(prefix);
+            return Err(Error::BadMagic {
+                found: u16::from_be_bytes([*m0, *m1]),
+                hint: ForeignProtocol::detect(head),
+            });
+        }
+        if let Some(&found) = rest.first() {
+            if found != VERSION {
+                return Err(Error::UnsupportedVersion {
+                    found,
+                    supported: VERSION,
+                });
+            }
+        }
+    }
+    Ok(())
+}
