@@ -29,8 +29,9 @@ enum State {
 ///
 /// - `Ok(Some(frame))`: a complete frame, both CRCs verified; its payload
 ///   shares `src`'s memory (no copy).
-/// - `Ok(None)`: more bytes are needed. Nothing is reserved for a declared
-///   length up front: buffer growth follows the bytes that actually arrive.
+/// - `Ok(None)`: more bytes are needed. The decoder never reserves memory
+///   in `src` (unlike `LengthDelimitedCodec`, which reserves the declared
+///   length): buffer growth follows the bytes that actually arrive.
 /// - `Err(e)`: see [`Error::is_fatal`]. After
 ///   [`PayloadChecksum`](Error::PayloadChecksum) the bad frame has been
 ///   consumed and the next call continues with the next frame. After any
@@ -157,11 +158,9 @@ impl FrameDecoder {
         };
         let len = header.len as usize;
         if src.len() < len {
+            // Nothing is reserved for the declared length: the caller's
+            // buffer grows with the bytes that actually arrive.
             self.state = State::Payload(header);
-            // Grow with the bytes received, never by the declared length:
-            // at most double what this frame has delivered so far.
-            let missing = len - src.len();
-            src.reserve(missing.min(src.len().max(HEADER_LEN)));
             return Ok(None);
         }
         self.state = State::Head;

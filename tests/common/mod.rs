@@ -335,7 +335,9 @@ pub mod asynchronous {
     /// non-fatal error as the codec docs describe (poll again after the
     /// `None` that follows it).
     pub fn via_framed(chunks: &[Vec<u8>], config: lpframe::Config) -> Vec<Event> {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let mut framed = FramedRead::new(
                 ChunkedAsync::new(chunks.to_vec()),
@@ -362,7 +364,9 @@ pub mod asynchronous {
 
     /// Decodes through `FramedRead<_, FrameResultCodec>`.
     pub fn via_framed_results(chunks: &[Vec<u8>], config: lpframe::Config) -> Vec<Event> {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let mut framed = FramedRead::new(
                 ChunkedAsync::new(chunks.to_vec()),
@@ -389,12 +393,28 @@ pub mod asynchronous {
 pub fn all_paths(chunks: &[Vec<u8>], config: lpframe::Config) -> Vec<Event> {
     let input: Vec<u8> = chunks.concat();
     let reference = via_decoder(chunks, config);
-    assert_eq!(via_read_frame(chunks, config), reference, "read_frame disagrees");
-    assert_eq!(via_frame_reader(chunks, config), reference, "FrameReader disagrees");
-    assert_eq!(via_slice(&input, config), reference, "decode_slice disagrees");
+    assert_eq!(
+        via_read_frame(chunks, config),
+        reference,
+        "read_frame disagrees"
+    );
+    assert_eq!(
+        via_frame_reader(chunks, config),
+        reference,
+        "FrameReader disagrees"
+    );
+    assert_eq!(
+        via_slice(&input, config),
+        reference,
+        "decode_slice disagrees"
+    );
     #[cfg(feature = "tokio")]
     {
-        assert_eq!(asynchronous::via_framed(chunks, config), reference, "FrameCodec disagrees");
+        assert_eq!(
+            asynchronous::via_framed(chunks, config),
+            reference,
+            "FrameCodec disagrees"
+        );
         assert_eq!(
             asynchronous::via_framed_results(chunks, config),
             reference,
