@@ -84,3 +84,8 @@ pub use header::{HEADER_LEN, MAGIC, VERSION};
 #[cfg(doctest)]
 #[doc = include_str!("../PROTOCOL.md")]
 pub struct ProtocolSpec;
+
+/// `README.md`, compiled as doctests so that its usage examples stay true.
+#[cfg(all(doctest, feature = "tokio"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
