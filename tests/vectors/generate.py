@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Writes lpf-v1.txt, the LPF v1 test vectors, from the rules in PROTOCOL.md.
+
+Standard library only (struct, zlib), independent of the Rust crate: the
+vectors check the implementation, so they must not come from it.
+Run from anywhere: python3 tests/vectors/generate.py
+"""
+import os
+import struct
+import zlib
+
+MAGIC = b"\xc1\x4c"
+DEFAULT_MAX = 8 * 1024 * 1024
+
+
+def crc(data):
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+def header(length, payload_crc, version=1, flags=0, magic=MAGIC, header_crc=None):
+    covered = magic + bytes([version, flags]) + struct.pack(">II", length, payload_crc)
+    if header_crc is None:
+        header_crc = crc(covered)
+    return covered + struct.pack(">I", header_crc)
+
+
+def frame(payload):
+    return header(len(payload), crc(payload)) + payload
+
+
+def hexs(data):
+    return data.hex()
+
+
+vectors = []
+
+
+def vector(name, note, data, events, max_len=None):
+    vectors.append((name, note, data, events, max_len))
+
+
+def ok(payload):
+    return ("frame", payload)
+
+
+def err(text):
+    return ("error", text)
+
+
+# ---- valid ----------------------------------------------------------------
+vector("empty_payload", "the smallest frame: 16 header bytes, no payload, payload_crc 0",
+       frame(b""), [ok(b"")])
+vector("hello", "payload 'hello'", frame(b"hello"), [ok(b"hello")])
+b256 = bytes(range(256))
+vector("binary_256", "every byte value once", frame(b256), [ok(b256)])
+p1k = bytes((i * 7 + 3) & 0xFF for i in range(1024))
+vector("payload_1024", "1 KiB payload, byte i = (7*i + 3) mod 256", frame(p1k), [ok(p1k)])
+multi = [b"first", b"", b"\xc1\x4c\x01\x00 magic bytes inside a payload are just data", b"last"]
+vector("multi_frame_stream", "four frames back to back, one empty, one containing the magic",
+       b"".join(frame(p) for p in multi), [ok(p) for p in multi])
+vector("max_len_exact", "a payload exactly at the receiver's limit is accepted",
+       frame(b"12345"), [ok(b"12345")], max_len=5)
+
+# ---- invalid: magic ---------------------------------------------------------
+zeros = bytes(16)
+vector("bad_magic_zero", "16 zero bytes", zeros, [err("BadMagic found=0x0000")])
+http = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+vector("bad_magic_http", "an HTTP/1.1 request on an LPF port", http, [err("BadMagic found=0x4745")])
+tls = bytes.fromhex("160301 00a5 01 0000a1 0303") + bytes(range(21))
+vector("bad_magic_tls", "the start of a TLS ClientHello record", tls, [err("BadMagic found=0x1603")])
+ssh = b"SSH-2.0-OpenSSH_9.6\r\n"
+vector("bad_magic_ssh", "an SSH identification banner", ssh, [err("BadMagic found=0x5353")])
+
+# ---- invalid: version -------------------------------------------------------
+vector("unsupported_version_2", "version 2 with a header CRC valid for those bytes",
+       header(5, crc(b"hello"), version=2) + b"hello", [err("UnsupportedVersion found=2 supported=1")])
+vector("unsupported_version_0", "version 0",
+       header(0, 0, version=0), [err("UnsupportedVersion found=0 supported=1")])
+vector("version_before_header_crc", "version 2 and a wrong header CRC: the version is checked first",
+       header(0, 0, version=2, header_crc=0xDEADBEEF), [err("UnsupportedVersion found=2 supported=1")])
+
+# ---- invalid: header CRC ----------------------------------------------------
+good = frame(b"hello")
+flipped = bytearray(good)
+flipped[7] ^= 0x01  # length 5 -> 4
+covered = bytes(flipped[:12])
+vector("header_checksum_length_bitflip", "the 'hello' frame with the low bit of the length flipped (5 -> 4)",
+       bytes(flipped), [err("HeaderChecksum expected=0x%08x actual=0x%08x" % (crc(good[:12]), crc(covered)))])
+bad_field = bytearray(good)
+bad_field[15] ^= 0xFF
+vector("header_checksum_field_corrupt", "the 'hello' frame with the last header_crc byte inverted",
+       bytes(bad_field), [err("HeaderChecksum expected=0x%08x actual=0x%08x"
+                               % (struct.unpack(">I", bytes(bad_field[12:16]))[0], crc(good[:12])))])
+h = header(0, 0, flags=0x80, header_crc=0x12345678)
+vector("header_crc_before_flags", "flags 0x80 and a wrong header CRC: the CRC is checked before the flags",
+       h, [err("HeaderChecksum expected=0x12345678 actual=0x%08x" % crc(h[:12]))])
+
+# ---- invalid: flags ---------------------------------------------------------
+vector("reserved_flags", "flags 0x01 with a valid header CRC",
+       header(1, crc(b"x"), flags=0x01) + b"x", [err("ReservedFlags flags=0x01")])
+
+# ---- invalid: length --------------------------------------------------------
+vector("frame_too_large_4gib", "length 0xFFFFFFFF, valid header CRC, no payload: rejected before any wait",
+       header(0xFFFFFFFF, 0), [err("FrameTooLarge len=4294967295 max=%d" % DEFAULT_MAX)])
+vector("frame_too_large_limit", "a 5-byte payload against a limit of 4",
+       frame(b"12345"), [err("FrameTooLarge len=5 max=4")], max_len=4)
+
+# ---- invalid: payload CRC (not fatal) -----------------------------------------
+bad_payload = bytearray(frame(b"hello"))
+bad_payload[16] ^= 0x01  # 'h' -> 'i'
+vector("payload_checksum_then_valid",
+       "one payload bit flipped, then a valid frame: the bad frame is reported and skipped, the next delivered",
+       bytes(bad_payload) + frame(b"next"),
+       [err("PayloadChecksum expected=0x%08x actual=0x%08x len=5" % (crc(b"hello"), crc(b"iello"))),
+        ok(b"next")])
+
+# ---- invalid: truncation ----------------------------------------------------
+vector("truncated_header", "the first 10 bytes of a header, then EOF",
+       frame(b"hello")[:10], [err("Truncated part=header missing=6")])
+vector("truncated_payload", "a header declaring 10 bytes, then 4 bytes, then EOF",
+       frame(b"0123456789")[:20], [err("Truncated part=payload missing=6")])
+vector("truncated_after_valid_frame", "a valid frame, then 3 bytes of the next header",
+       frame(b"ok") + frame(b"next")[:3], [ok(b"ok"), err("Truncated part=header missing=13")])
+vector("valid_then_bad_magic", "a valid frame, then garbage",
+       frame(b"ok") + b"garbage!garbage!", [ok(b"ok"), err("BadMagic found=0x6761")])
+
+
+def main():
+    out = [
+        "# LPF v1 test vectors. Generated by tests/vectors/generate.py; do not edit by hand.",
+        "# Format: see tests/vectors/README.md and PROTOCOL.md, section 'Test vectors'.",
+        "# Events are listed in the order a receiver produces them decoding 'input' from start to end;",
+        "# decoding uses max_frame_len = %d unless a 'max' line says otherwise." % DEFAULT_MAX,
+        "",
+    ]
+    for name, note, data, events, max_len in vectors:
+        out.append("vector " + name)
+        out.append("note " + note)
+        if max_len is not None:
+            out.append("max %d" % max_len)
+        for i in range(0, len(data), 32):
+            out.append("input " + hexs(data[i:i + 32]))
+        for kind, value in events:
+            if kind == "frame":
+                out.append(("frame " + hexs(value)).rstrip())
+            else:
+                out.append("error " + value)
+        out.append("end")
+        out.append("")
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lpf-v1.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+    print("wrote %d vectors to %s" % (len(vectors), path))
+
+
+if __name__ == "__main__":
+    main()
