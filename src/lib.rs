@@ -67,6 +67,15 @@ pub mod header;
 #[cfg(feature = "tokio")]
 mod codec;
 
+// The fuzz targets' property checks (see fuzz/README.md); compiled only by
+// cargo-fuzz, which sets `--cfg fuzzing`. tests/fuzz_replay.rs includes the
+// same file on stable. It names the crate `lpframe::`, like an outside user.
+#[cfg(fuzzing)]
+extern crate self as lpframe;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use blocking::{
     read_frame, read_frame_with, write_frame, write_frame_with, FrameReader, FrameWriter,
 };

@@ -1,0 +1,125 @@
+//! Replays every committed fuzz corpus and regression input (fuzz/corpus/,
+//! fuzz/regressions/) through the fuzz targets' property checks, on stable,
+//! as part of `cargo test` — no cargo-fuzz needed. Also runs every test
+//! vector through the byte-level targets.
+
+#[path = "../src/fuzzing.rs"]
+mod fuzzing;
+
+mod common;
+
+use std::path::Path;
+
+use arbitrary::{Arbitrary, Unstructured};
+
+type RoundtripInput = (Vec<(u8, Vec<u8>)>, u8);
+type CorruptInput = (Vec<Vec<u8>>, Vec<(u32, u8)>, u8);
+
+fn run(target: &str, data: &[u8]) {
+    match target {
+        "decode_stream" => fuzzing::decode_stream(data),
+        "differential" => fuzzing::differential(data),
+        "header" => fuzzing::header(data),
+        "roundtrip" => {
+            // As libfuzzer-sys builds a typed input.
+            if let Ok((frames, seed)) = RoundtripInput::arbitrary_take_rest(Unstructured::new(data))
+            {
+                fuzzing::roundtrip(&frames, seed);
+            }
+        }
+        "corrupt" => {
+            if let Ok((p, m, seed)) = CorruptInput::arbitrary_take_rest(Unstructured::new(data)) {
+                fuzzing::corrupt(&p, &m, seed);
+            }
+        }
+        other => panic!("unknown fuzz target {other}"),
+    }
+}
+
+const TARGETS: [&str; 5] = [
+    "decode_stream",
+    "differential",
+    "roundtrip",
+    "corrupt",
+    "header",
+];
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn committed_corpus_and_regressions_pass_every_property() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut replayed = 0;
+    for target in TARGETS {
+        for dir in ["corpus", "regressions", "artifacts"] {
+            for file in files_under(&root.join(dir).join(target)) {
+                let data = std::fs::read(&file).unwrap();
+                let r = std::panic::catch_unwind(|| run(target, &data));
+                assert!(r.is_ok(), "{target}: {} fails", file.display());
+                replayed += 1;
+            }
+        }
+    }
+    // The corpus is committed: an empty replay means it went missing.
+    assert!(replayed >= 50, "only {replayed} inputs replayed");
+}
+
+#[test]
+fn every_test_vector_passes_the_byte_level_targets() {
+    for v in common::load_vectors() {
+        if v.max != lpframe::DEFAULT_MAX_FRAME_LEN {
+            continue;
+        }
+        for seed in [0u8, 1, 77, 255] {
+            let mut data = vec![seed];
+            data.extend_from_slice(&v.input);
+            fuzzing::decode_stream(&data);
+            fuzzing::differential(&data);
+        }
+        for start in 0..v.input.len().saturating_sub(15) {
+            fuzzing::header(&v.input[start..]);
+        }
+    }
+}
+
+#[test]
+fn the_model_agrees_with_the_vectors() {
+    // The fuzz oracle itself is checked against the spec's vectors.
+    for v in common::load_vectors() {
+        let got: Vec<common::Event> = fuzzing::model(&v.input, v.max)
+            .into_iter()
+            .map(|e| match e {
+                fuzzing::Event::Frame(p) => common::Event::Frame(p),
+                fuzzing::Event::Error(s) => common::Event::Error(s),
+            })
+            .collect();
+        let expected_kinds: Vec<String> = v
+            .events
+            .iter()
+            .map(|e| match e {
+                common::Event::Frame(p) => format!("F{p:?}"),
+                common::Event::Error(s) => s.split(' ').next().unwrap().to_string(),
+            })
+            .collect();
+        let got_kinds: Vec<String> = got
+            .iter()
+            .map(|e| match e {
+                common::Event::Frame(p) => format!("F{p:?}"),
+                common::Event::Error(s) => s.split([' ', '{']).next().unwrap().to_string(),
+            })
+            .collect();
+        assert_eq!(got_kinds, expected_kinds, "vector {}", v.name);
+    }
+}
