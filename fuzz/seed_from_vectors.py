@@ -18,7 +18,7 @@ for line in open(vectors):
         data += bytes.fromhex(line.split(" ", 1)[1])
     elif line == "end":
         for target, blob in (("decode_stream", b"\x00" + data), ("differential", b"\x01" + data),
-                             ("header", data[:16])):
+                             ("header", data[:16]), ("recover", b"\x02" + data)):
             if target == "header" and len(blob) < 16:
                 continue
             d = os.path.join(here, "corpus", target)

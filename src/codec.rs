@@ -20,11 +20,14 @@ use crate::{encode_frame, Config, Error, Flags, Frame, FrameDecoder, HEADER_LEN}
 ///   (the decoder would only repeat the error);
 /// - after [`Error::PayloadChecksum`] (one corrupt frame, stream in sync),
 ///   you may keep polling past the `None` to receive the next frames.
-///   Caveat of tokio-util's `Framed`: after that `None` it reads from the
+///   Caveats of tokio-util's `Framed`: after that `None` it reads from the
 ///   socket again before decoding frames it already buffered, so a peer
-///   that waits for a reply may stall. When corrupt frames must not stop
-///   the stream, use [`FrameResultCodec`] instead, which yields them as
-///   `Ok(Err(e))` items and never pauses.
+///   that waits for a reply may stall; and if the error came after the
+///   peer closed its side (EOF), the stream ends at once and frames still
+///   buffered are never decoded. When corrupt frames must not stop the
+///   stream, use [`FrameResultCodec`] instead, which yields them as
+///   `Ok(Err(e))` items and never pauses. The same holds for
+///   [`Error::Skipped`] in [recovery mode](Config::recover).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]

@@ -26,6 +26,7 @@ pub const DEFAULT_MAX_FRAME_LEN: u32 = 8 * 1024 * 1024;
 pub struct Config {
     max_read: u32,
     max_write: u32,
+    recover: bool,
 }
 
 impl Default for Config {
@@ -40,7 +41,50 @@ impl Config {
         Config {
             max_read: DEFAULT_MAX_FRAME_LEN,
             max_write: DEFAULT_MAX_FRAME_LEN,
+            recover: false,
         }
+    }
+
+    /// Opts into **recovery mode** for damaged streams and record files
+    /// (off by default).
+    ///
+    /// After a header-level error ([`Error::is_header_level`]) the decoder
+    /// does not fail: it scans forward for the next offset where a complete
+    /// header verifies (magic, version, header CRC, flags, length within
+    /// the limit), reports the bytes it passed over as one non-fatal
+    /// [`Error::Skipped`] `{ offset, len, cause }`, and resumes there. A
+    /// frame found this way is delivered only if its payload CRC verifies
+    /// too; otherwise it is reported as
+    /// [`Error::PayloadChecksum`](crate::Error::PayloadChecksum) and skipped.
+    /// A partial frame at the end of the stream is reported as `Skipped`
+    /// with cause [`Error::Truncated`](crate::Error::Truncated), then the
+    /// stream ends cleanly. So, over a whole stream, delivered frames +
+    /// frames reported with a bad payload + skipped bytes account for every
+    /// byte exactly once.
+    ///
+    /// Cost: linear in the bytes scanned, whatever they are — candidates are
+    /// found with a byte search for the magic and each is verified in
+    /// constant time (one 12-byte CRC); bytes ruled out are released from
+    /// the buffer at once, so memory stays bounded while scanning. With
+    /// recovery off the decoder pays nothing for it.
+    ///
+    /// Applies to the buffered paths that share the decoder:
+    /// [`FrameDecoder`](crate::FrameDecoder), [`FrameReader`](crate::FrameReader)
+    /// and the tokio codecs. [`read_frame`](crate::read_frame) (which must not
+    /// read past a frame) and [`decode_slice`](crate::decode_slice)
+    /// (stateless) do not scan: they report the header error as usual.
+    ///
+    /// [`Error::is_header_level`]: crate::Error::is_header_level
+    /// [`Error::Skipped`]: crate::Error::Skipped
+    #[must_use]
+    pub const fn recover(mut self, on: bool) -> Self {
+        self.recover = on;
+        self
+    }
+
+    /// Whether recovery mode is on; see [`recover`](Self::recover).
+    pub const fn recovers(&self) -> bool {
+        self.recover
     }
 
     /// Sets the largest payload accepted from the peer (up to `u32::MAX`).

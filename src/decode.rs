@@ -7,7 +7,7 @@
 use bytes::{Buf, BytesMut};
 
 use crate::{
-    header::{check_prefix, Header},
+    header::{check_prefix, Header, MAGIC},
     Config, Error, Frame, FramePart, FrameRef, HEADER_LEN,
 };
 
@@ -22,6 +22,9 @@ enum State {
     /// A header-level error happened: the frame boundaries are lost and the
     /// decoder repeats this error on every call.
     Failed(Error),
+    /// Recovery mode: scanning for the next header that verifies, since
+    /// stream offset `start`, after `cause`.
+    Scan { start: u64, cause: Error },
 }
 
 /// The incremental LPF decoder over a [`BytesMut`]: feed it bytes as they
@@ -125,7 +128,7 @@ impl FrameDecoder {
         match &self.state {
             State::Head => HEADER_LEN.saturating_sub(buffered).max(1),
             State::Payload(h) => (h.len as usize).saturating_sub(buffered).max(1),
-            State::Failed(_) => 1,
+            State::Failed(_) | State::Scan { .. } => 1,
         }
     }
 
@@ -137,19 +140,20 @@ impl FrameDecoder {
         let header = match &self.state {
             State::Payload(h) => *h,
             State::Failed(e) => return Err(e.duplicate()),
+            State::Scan { .. } => return self.scan(src),
             State::Head => {
+                self.frame_offset = self.position;
                 let Some(head) = src.first_chunk::<HEADER_LEN>() else {
                     // Reject a foreign protocol as soon as its first bytes
                     // show it, instead of waiting for a full header.
                     return match check_prefix(src) {
                         Ok(()) => Ok(None),
-                        Err(e) => Err(self.fail(e)),
+                        Err(e) => self.header_error(e, src),
                     };
                 };
-                self.frame_offset = self.position;
                 let header = match Header::parse(head, self.config.read_limit()) {
                     Ok(h) => h,
-                    Err(e) => return Err(self.fail(e)),
+                    Err(e) => return self.header_error(e, src),
                 };
                 src.advance(HEADER_LEN);
                 self.position += HEADER_LEN as u64;
@@ -185,16 +189,117 @@ impl FrameDecoder {
             State::Head => (FramePart::Header, HEADER_LEN - src.len()),
             State::Payload(h) => (FramePart::Payload, h.len as usize - src.len()),
             State::Failed(e) => return Err(e.duplicate()),
+            State::Scan { .. } => {
+                // The stream ended while scanning: the rest was damage too.
+                let rest = src.len();
+                self.skip(src, rest);
+                return Err(self.end_scan());
+            }
         };
-        Err(Error::Truncated {
+        let truncated = Error::Truncated {
             part,
             missing: u32::try_from(missing).unwrap_or(u32::MAX),
+        };
+        if !self.config.recovers() {
+            return Err(truncated);
+        }
+        // Recovery mode: a damaged tail is skipped like any damaged region,
+        // from the start of its header, and the stream ends cleanly.
+        let start = self.frame_offset;
+        let rest = src.len();
+        self.skip(src, rest);
+        self.state = State::Head;
+        Err(Error::Skipped {
+            offset: start,
+            len: self.position - start,
+            cause: Box::new(truncated),
         })
+    }
+
+    /// A header-level error at the front of `src`: fatal, or in recovery
+    /// mode the start of a scan.
+    fn header_error(&mut self, e: Error, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
+        if !self.config.recovers() {
+            return Err(self.fail(e));
+        }
+        self.state = State::Scan {
+            start: self.position,
+            cause: e,
+        };
+        self.skip(src, 1);
+        self.scan(src)
+    }
+
+    /// Recovery scan: releases bytes until `src` starts with a header that
+    /// verifies, then reports the skip. Linear: each byte is passed by the
+    /// magic search once, and each candidate costs one constant-time
+    /// header check before the scan moves past it.
+    fn scan(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
+        loop {
+            let Some(at) = find_candidate(src) else {
+                let all = src.len();
+                self.skip(src, all);
+                return Ok(None);
+            };
+            self.skip(src, at);
+            match src.first_chunk::<HEADER_LEN>() {
+                Some(head) if Header::parse(head, self.config.read_limit()).is_ok() => {
+                    return Err(self.end_scan());
+                }
+                Some(_) => {}
+                // A candidate still arriving: wait for its 16 bytes unless
+                // its first bytes already rule it out.
+                None if check_prefix(src).is_ok() => return Ok(None),
+                None => {}
+            }
+            self.skip(src, 1);
+        }
+    }
+
+    /// Leaves the scan state, returning the report of what it skipped.
+    fn end_scan(&mut self) -> Error {
+        match std::mem::replace(&mut self.state, State::Head) {
+            State::Scan { start, cause } => Error::Skipped {
+                offset: start,
+                len: self.position - start,
+                cause: Box::new(cause),
+            },
+            other => {
+                // Not scanning: nothing was skipped. (Not reached.)
+                self.state = other;
+                Error::Skipped {
+                    offset: self.position,
+                    len: 0,
+                    cause: Box::new(Error::WriterPoisoned),
+                }
+            }
+        }
+    }
+
+    /// Releases `n` bytes from the front of `src`.
+    fn skip(&mut self, src: &mut BytesMut, n: usize) {
+        let n = n.min(src.len());
+        src.advance(n);
+        self.position += n as u64;
     }
 
     fn fail(&mut self, e: Error) -> Error {
         self.state = State::Failed(e.duplicate());
         e
+    }
+}
+
+/// The index of the first possible header start in `src`: a magic pair,
+/// or a lone first magic byte at the very end (its pair may follow).
+fn find_candidate(src: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        i += src.get(i..)?.iter().position(|&b| b == MAGIC[0])?;
+        match src.get(i + 1) {
+            None => return Some(i),
+            Some(&b) if b == MAGIC[1] => return Some(i),
+            Some(_) => i += 1,
+        }
     }
 }
 

@@ -227,6 +227,25 @@ pub enum Error {
     /// Fatal.
     #[error("writer is unusable: an earlier write failed inside a frame")]
     WriterPoisoned,
+
+    /// Recovery mode only ([`Config::recover`](crate::Config::recover)):
+    /// `len` bytes starting at stream offset `offset` were skipped after
+    /// `cause`, because no verified header started inside them.
+    ///
+    /// Not fatal: the next call returns the frame found after them (or the
+    /// clean end of the stream). Reported once per damaged region, when the
+    /// decoder has found the next header that verifies or the stream ended.
+    #[error("skipped {len} bytes at offset {offset} after: {cause}")]
+    Skipped {
+        /// Stream offset of the first skipped byte.
+        offset: u64,
+        /// Number of bytes skipped.
+        len: u64,
+        /// The error that started the skip (a header-level error, or
+        /// [`Error::Truncated`] for a damaged tail at the end of the
+        /// stream).
+        cause: Box<Error>,
+    },
 }
 
 fn hint_suffix(hint: &Option<ForeignProtocol>) -> String {
@@ -241,7 +260,7 @@ impl Error {
     /// the caller should close it.
     ///
     /// Not fatal: [`PayloadChecksum`](Error::PayloadChecksum) (the frame is
-    /// skipped), [`EncodeTooLarge`](Error::EncodeTooLarge) and
+    /// skipped), [`Skipped`](Error::Skipped) (recovery mode), [`EncodeTooLarge`](Error::EncodeTooLarge) and
     /// [`EncodeFlags`](Error::EncodeFlags) (nothing was written), and I/O
     /// errors of kind `WouldBlock`, `TimedOut` or `Interrupted` (retry on a
     /// path that keeps its place: [`FrameReader`](crate::FrameReader),
@@ -260,9 +279,25 @@ impl Error {
             Error::Io(e) => !is_retryable(e.kind()),
             Error::PayloadChecksum { .. }
             | Error::EncodeTooLarge { .. }
-            | Error::EncodeFlags { .. } => false,
+            | Error::EncodeFlags { .. }
+            | Error::Skipped { .. } => false,
             _ => true,
         }
+    }
+
+    /// `true` for the errors that make a receiver lose frame boundaries
+    /// (magic, version, header CRC, flags, length over the limit): the
+    /// errors after which [recovery mode](crate::Config::recover) scans
+    /// for the next header.
+    pub fn is_header_level(&self) -> bool {
+        matches!(
+            self,
+            Error::BadMagic { .. }
+                | Error::UnsupportedVersion { .. }
+                | Error::HeaderChecksum { .. }
+                | Error::ReservedFlags { .. }
+                | Error::FrameTooLarge { .. }
+        )
     }
 
     /// `true` for an I/O timeout (`WouldBlock` or `TimedOut`): nothing is
@@ -312,6 +347,11 @@ impl Error {
             },
             Error::EncodeFlags { flags } => Error::EncodeFlags { flags: *flags },
             Error::WriterPoisoned => Error::WriterPoisoned,
+            Error::Skipped { offset, len, cause } => Error::Skipped {
+                offset: *offset,
+                len: *len,
+                cause: Box::new(cause.duplicate()),
+            },
         }
     }
 }

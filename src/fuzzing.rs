@@ -34,6 +34,12 @@ pub enum Event {
 pub fn error_key(e: &Error) -> String {
     match e {
         Error::BadMagic { found, .. } => format!("BadMagic found={found:#06x}"),
+        Error::Skipped { offset, len, cause } => {
+            format!(
+                "Skipped offset={offset} len={len} cause={}",
+                error_key(cause)
+            )
+        }
         other => format!("{other:?}"),
     }
 }
@@ -540,4 +546,96 @@ pub fn header(data: &[u8]) {
             );
         }
     }
+}
+
+/// Recovery mode through the pure decoder: every event with the stream
+/// offset it covers, checking that the events tile the input exactly.
+pub fn recover_events(input: &[u8], chunks: &[usize]) -> Vec<(u64, u64, Event)> {
+    let config = Config::new().max_read_frame_len(FUZZ_MAX).recover(true);
+    let mut dec = FrameDecoder::with_config(config);
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    let (mut fed, mut eof) = (0usize, false);
+    let mut chunk_iter = chunks.iter();
+    for _ in 0..4 * input.len() + 16 {
+        let res = if eof {
+            dec.decode_eof(&mut buf)
+        } else {
+            dec.decode(&mut buf)
+        };
+        // Ruled-out bytes are released: the buffer never holds more than a
+        // chunk plus a frame in progress.
+        assert!(buf.len() <= 5000 + HEADER_LEN + FUZZ_MAX as usize);
+        match res {
+            Ok(Some(f)) => {
+                let off = dec.frame_offset();
+                let at = off as usize + HEADER_LEN;
+                assert_eq!(&input[at..at + f.len()], &f.payload()[..]);
+                out.push((
+                    off,
+                    (HEADER_LEN + f.len()) as u64,
+                    Event::Frame(f.payload().to_vec()),
+                ));
+            }
+            Ok(None) if eof => {
+                // The events tile the whole input, in order.
+                let mut pos = 0;
+                for (off, len, ev) in &out {
+                    assert_eq!(*off, pos, "gap or overlap before {ev:?}");
+                    pos += len;
+                }
+                assert_eq!(pos, input.len() as u64);
+                return out;
+            }
+            Ok(None) => match chunk_iter.next() {
+                Some(&n) => {
+                    buf.extend_from_slice(&input[fed..fed + n]);
+                    fed += n;
+                }
+                None => eof = true,
+            },
+            Err(e) => {
+                assert!(!e.is_fatal(), "fatal error in recovery mode: {e:?}");
+                let (off, len) = match &e {
+                    Error::Skipped { offset, len, .. } => (*offset, *len),
+                    Error::PayloadChecksum { len, .. } => {
+                        (dec.frame_offset(), HEADER_LEN as u64 + u64::from(*len))
+                    }
+                    other => panic!("unexpected {other:?}"),
+                };
+                out.push((off, len, Event::Error(error_key(&e))));
+            }
+        }
+    }
+    panic!("recovery did not terminate");
+}
+
+/// Target `recover`: recovery mode never fails, accounts for every byte,
+/// delivers only frames that are really in the input, and gives the same
+/// result for two chunkings and through `FrameReader`.
+pub fn recover(data: &[u8]) {
+    let Some((&seed, input)) = data.split_first() else {
+        return;
+    };
+    let a = chunk_sizes(u64::from(seed) + 11, input.len());
+    let b = chunk_sizes(u64::from(seed) * 31 + 7, input.len());
+    let ea = recover_events(input, &a);
+    assert_eq!(recover_events(input, &b), ea);
+    // Without damage (the model sees no error), recovery changes nothing.
+    let plain = model(input, FUZZ_MAX);
+    if plain.iter().all(|e| matches!(e, Event::Frame(_))) {
+        let frames: Vec<Event> = ea.iter().map(|(_, _, e)| e.clone()).collect();
+        assert_eq!(frames, plain);
+    }
+    let config = Config::new().max_read_frame_len(FUZZ_MAX).recover(true);
+    let reader = FrameReader::with_config(chunked(input, &a), config);
+    let via_reader: Vec<Event> = reader
+        .take(input.len() + 2)
+        .map(|r| match r {
+            Ok(f) => Event::Frame(f.payload().to_vec()),
+            Err(e) => Event::Error(error_key(&e)),
+        })
+        .collect();
+    let expected: Vec<Event> = ea.into_iter().map(|(_, _, e)| e).collect();
+    assert_eq!(via_reader, expected);
 }

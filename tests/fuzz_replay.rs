@@ -20,6 +20,7 @@ fn run(target: &str, data: &[u8]) {
         "decode_stream" => fuzzing::decode_stream(data),
         "differential" => fuzzing::differential(data),
         "header" => fuzzing::header(data),
+        "recover" => fuzzing::recover(data),
         "roundtrip" => {
             // As libfuzzer-sys builds a typed input.
             if let Ok((frames, seed)) = RoundtripInput::arbitrary_take_rest(Unstructured::new(data))
@@ -87,6 +88,7 @@ fn every_test_vector_passes_the_byte_level_targets() {
             data.extend_from_slice(&v.input);
             fuzzing::decode_stream(&data);
             fuzzing::differential(&data);
+            fuzzing::recover(&data);
         }
         for start in 0..v.input.len().saturating_sub(15) {
             fuzzing::header(&v.input[start..]);

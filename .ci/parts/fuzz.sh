@@ -22,7 +22,7 @@ fi
 
 cd fuzz
 "${fuzz[@]}" build -O
-for t in decode_stream differential roundtrip corrupt header; do
+for t in decode_stream differential roundtrip corrupt header recover; do
   echo "--- fuzz smoke: $t (${secs}s)"
   # A scratch copy of the committed corpus: CI never rewrites the repo.
   work="$(mktemp -d)"

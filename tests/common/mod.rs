@@ -106,6 +106,12 @@ pub fn canonical(e: &Error) -> String {
             len,
         } => format!("PayloadChecksum expected={expected:#010x} actual={actual:#010x} len={len}"),
         Error::Truncated { part, missing } => format!("Truncated part={part} missing={missing}"),
+        Error::Skipped { offset, len, cause } => {
+            format!(
+                "Skipped offset={offset} len={len} cause={}",
+                canonical(cause)
+            )
+        }
         other => format!("{other:?}"),
     }
 }
@@ -410,11 +416,22 @@ pub fn all_paths(chunks: &[Vec<u8>], config: lpframe::Config) -> Vec<Event> {
     );
     #[cfg(feature = "tokio")]
     {
-        assert_eq!(
-            asynchronous::via_framed(chunks, config),
-            reference,
-            "FrameCodec disagrees"
-        );
+        // tokio-util's Framed pauses after any decoder error; once the
+        // stream has reached EOF it then ends without decoding what is
+        // still buffered (documented on FrameCodec: use FrameResultCodec to
+        // continue past corrupt frames). So after the first non-fatal error
+        // FrameCodec may stop early — but never yield anything different.
+        let framed = asynchronous::via_framed(chunks, config);
+        let first_non_fatal = reference
+            .iter()
+            .position(|e| matches!(e, Event::Error(s) if s.starts_with("PayloadChecksum")));
+        match first_non_fatal {
+            None => assert_eq!(framed, reference, "FrameCodec disagrees"),
+            Some(i) => assert!(
+                framed.len() > i && reference.starts_with(&framed),
+                "FrameCodec disagrees: {framed:?} vs {reference:?}"
+            ),
+        }
         assert_eq!(
             asynchronous::via_framed_results(chunks, config),
             reference,
