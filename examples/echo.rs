@@ -226,6 +226,23 @@ pub async fn client_demo(addr: SocketAddr) -> Result<(), Error> {
         );
     }
 
+    // Frames up to 1 MiB come back byte for byte.
+    let sizes = [0usize, 1, 100, 16 * 1024, 64 * 1024, 1024 * 1024];
+    for &size in &sizes {
+        let payload: Bytes = (0..size)
+            .map(|i| (i % 251) as u8)
+            .collect::<Vec<u8>>()
+            .into();
+        framed.send(payload.clone()).await?;
+        let echo = framed.next().await.ok_or(Error::Io(eof()))??;
+        if echo.payload() != &payload {
+            return Err(Error::Io(std::io::Error::other(format!(
+                "echo of {size} bytes differs"
+            ))));
+        }
+    }
+    println!("[client] frames of {sizes:?} bytes came back unchanged");
+
     // Corrupt one payload bit "in transit": the server drops that frame only.
     let mut wire = Vec::new();
     lpframe::write_frame(&mut wire, b"this frame gets corrupted")?;
