@@ -29,7 +29,68 @@ pub const VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 16;
 
 /// The number of leading header bytes covered by `header_crc`.
-const CRC_COVERED: usize = 12;
+pub const CRC_COVERED: usize = 12;
+
+/// Slicing-by-4 tables for CRC-32 (ISO-HDLC, reflected polynomial
+/// 0xEDB88320), built at compile time: `TABLES[0]` is the classic
+/// byte-at-a-time table, `TABLES[k][i]` advances `TABLES[k-1][i]` by one
+/// more zero byte.
+static TABLES: [[u32; 256]; 4] = make_tables();
+
+const fn make_tables() -> [[u32; 256]; 4] {
+    let mut t = [[0u32; 256]; 4];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        t[0][i] = c;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 256 {
+        let mut k = 1;
+        while k < 4 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xFF) as usize];
+            k += 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+/// CRC-32 of the 12 bytes a header CRC covers — equal to
+/// `crc32fast::hash(bytes)` on every input (property-tested), but about
+/// twice as fast for this fixed size: crc32fast's SIMD path needs longer
+/// inputs, and its setup dominates at 12 bytes. Three slicing-by-4 steps,
+/// no branch, no loop over the input length.
+///
+/// ```
+/// let bytes = [0xC1, 0x4C, 1, 0, 0, 0, 0, 5, 0x36, 0x10, 0xa6, 0x86];
+/// assert_eq!(lpframe::header::header_crc(&bytes), crc32fast::hash(&bytes));
+/// assert_eq!(lpframe::header::header_crc(&bytes), 0x7e44_0401);
+/// ```
+#[inline]
+pub fn header_crc(bytes: &[u8; CRC_COVERED]) -> u32 {
+    let [a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3] = *bytes;
+    let mut crc = !0u32;
+    for word in [[a0, a1, a2, a3], [b0, b1, b2, b3], [c0, c1, c2, c3]] {
+        let w = crc ^ u32::from_le_bytes(word);
+        crc = TABLES[3][(w & 0xFF) as usize]
+            ^ TABLES[2][((w >> 8) & 0xFF) as usize]
+            ^ TABLES[1][((w >> 16) & 0xFF) as usize]
+            ^ TABLES[0][(w >> 24) as usize];
+    }
+    !crc
+}
 
 /// A verified LPF header.
 ///
@@ -75,13 +136,14 @@ impl Header {
     /// The 16 wire bytes of this header, including its header CRC.
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
-        let (covered, crc) = b.split_at_mut(CRC_COVERED);
+        let mut covered = [0u8; CRC_COVERED];
         covered[..2].copy_from_slice(&MAGIC);
         covered[2] = VERSION;
         covered[3] = self.flags.bits();
         BigEndian::write_u32(&mut covered[4..8], self.len);
         BigEndian::write_u32(&mut covered[8..12], self.payload_crc);
-        BigEndian::write_u32(crc, crc32fast::hash(covered));
+        b[..CRC_COVERED].copy_from_slice(&covered);
+        BigEndian::write_u32(&mut b[CRC_COVERED..], header_crc(&covered));
         b
     }
 
@@ -95,9 +157,11 @@ impl Header {
     /// [`Error::FrameTooLarge`]: the first check that fails.
     pub fn parse(bytes: &[u8; HEADER_LEN], max_len: u32) -> Result<Header, Error> {
         check_prefix(bytes)?;
-        let (covered, crc) = bytes.split_at(CRC_COVERED);
-        let expected = BigEndian::read_u32(crc);
-        let actual = crc32fast::hash(covered);
+        // Fixed-size array: these constant ranges are checked at compile time.
+        let mut covered = [0u8; CRC_COVERED];
+        covered.copy_from_slice(&bytes[..CRC_COVERED]);
+        let expected = BigEndian::read_u32(&bytes[CRC_COVERED..]);
+        let actual = header_crc(&covered);
         if expected != actual {
             return Err(Error::HeaderChecksum { expected, actual });
         }
