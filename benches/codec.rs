@@ -146,7 +146,20 @@ fn encode(c: &mut Criterion) {
     }
 }
 
+fn header_crc(c: &mut Criterion) {
+    let mut g = c.benchmark_group("header-crc/12B");
+    let bytes: [u8; 12] = [0xC1, 0x4C, 1, 0, 0, 0, 0, 64, 1, 2, 3, 4];
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("crc32fast::hash", |b| {
+        b.iter(|| crc32fast::hash(black_box(&bytes)))
+    });
+    g.bench_function("lpframe header_crc (slicing-by-4)", |b| {
+        b.iter(|| lpframe::header::header_crc(black_box(&bytes)))
+    });
+    g.finish();
+}
+
 fn _assert_types(_: Bytes) {}
 
-criterion_group! { name = benches; config = config(); targets = decode, encode }
+criterion_group! { name = benches; config = config(); targets = header_crc, decode, encode }
 criterion_main!(benches);

@@ -34,6 +34,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::codec::Framed;
 
+/// After a shutdown request, a connection closes once nothing has arrived
+/// for this long (frames in flight are answered first).
+pub const DRAIN: Duration = Duration::from_millis(250);
+
 /// Server settings.
 #[derive(Debug, Clone, Copy)]
 pub struct ServerOptions {
@@ -133,6 +137,14 @@ pub async fn serve(
     Ok(())
 }
 
+/// Whether `buf` starts with a whole frame (header verified, payload
+/// present): then the next decode answers without reading the socket.
+fn complete_frame_buffered(buf: &[u8], config: &Config) -> bool {
+    buf.first_chunk::<{ lpframe::HEADER_LEN }>()
+        .and_then(|head| lpframe::header::Header::parse(head, config.read_limit()).ok())
+        .is_some_and(|h| buf.len() >= lpframe::HEADER_LEN + h.len as usize)
+}
+
 fn describe(end: &ConnEnd) -> String {
     match end {
         ConnEnd::Clean => "peer closed cleanly".into(),
@@ -153,44 +165,62 @@ pub async fn handle(
 ) -> ConnEnd {
     let _ = stream.set_nodelay(true);
     let mut framed = Framed::new(stream, FrameResultCodec::with_config(opts.config));
+    // Deadlines are checked in ticks of a quarter of the shorter timeout,
+    // and re-armed for every frame: `idle` counts time with nothing of the
+    // next frame received, `stall` time since the frame's first byte. Once
+    // shutdown is requested, the idle limit drops to DRAIN: frames already
+    // sent by the peer (in flight) are still read and answered, then the
+    // connection closes.
     loop {
-        let mid_frame =
-            !framed.read_buffer().is_empty() || framed.codec().inner().decoder().is_in_payload();
-        let deadline = if mid_frame {
-            opts.stall_timeout
-        } else {
-            opts.idle_timeout
-        };
-        let next = tokio::select! {
-            // Only between frames: a frame in flight is always finished.
-            _ = stop.wait_for(|s| *s), if !mid_frame => None,
-            next = tokio::time::timeout(deadline, framed.next()) => Some(next),
-        };
-        let Some(next) = next else {
-            let _ = SinkExt::<Frame>::flush(&mut framed).await;
-            return ConnEnd::Shutdown;
-        };
-        let item = match next {
-            Err(_elapsed) => {
-                stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                return if mid_frame {
-                    ConnEnd::Stalled
-                } else {
-                    ConnEnd::Idle
-                };
+        let (mut idle, mut stall) = (Duration::ZERO, Duration::ZERO);
+        let item = loop {
+            let stopping = *stop.borrow();
+            let idle_limit = if stopping {
+                opts.idle_timeout.min(DRAIN)
+            } else {
+                opts.idle_timeout
+            };
+            let tick = idle_limit.min(opts.stall_timeout) / 4;
+            let next = tokio::select! {
+                _ = stop.changed(), if !stopping => continue,
+                next = tokio::time::timeout(tick, framed.next()) => next,
+            };
+            match next {
+                Ok(Some(item)) => break item,
+                Ok(None) => return ConnEnd::Clean,
+                Err(_tick) => {
+                    let mid_frame = !framed.read_buffer().is_empty()
+                        || framed.codec().inner().decoder().is_in_payload();
+                    if mid_frame {
+                        stall += tick;
+                    } else {
+                        idle += tick;
+                    }
+                    if stall >= opts.stall_timeout {
+                        stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                        return ConnEnd::Stalled;
+                    }
+                    if idle >= idle_limit {
+                        if stopping {
+                            let _ = SinkExt::<Frame>::flush(&mut framed).await;
+                            return ConnEnd::Shutdown;
+                        }
+                        stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                        return ConnEnd::Idle;
+                    }
+                }
             }
-            Ok(None) => return ConnEnd::Clean,
-            Ok(Some(item)) => item,
         };
         match item {
             Ok(Ok(frame)) => {
-                // feed, and flush only when no further frame is buffered, so
-                // a pipelining client gets its replies batched.
+                // feed, and flush unless another complete frame is already
+                // buffered, so a pipelining client gets its replies batched
+                // and no reply waits on bytes the peer has not sent.
                 if let Err(e) = framed.feed(frame).await {
                     return ConnEnd::Error(e);
                 }
                 stats.frames_echoed.fetch_add(1, Ordering::Relaxed);
-                if framed.read_buffer().is_empty() {
+                if !complete_frame_buffered(framed.read_buffer(), &opts.config) {
                     if let Err(e) = SinkExt::<Frame>::flush(&mut framed).await {
                         return ConnEnd::Error(e);
                     }

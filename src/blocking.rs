@@ -338,10 +338,14 @@ impl<R: Read> Iterator for FrameReader<R> {
 /// does not fit the buffer is written straight through with one vectored
 /// write, without copying its payload.
 ///
-/// **Faults.** A retryable error (`WouldBlock`, `TimedOut`) keeps every
-/// unsent byte in the buffer: call [`flush`](FrameWriter::flush) again. Any
-/// other I/O error leaves the stream holding part of a frame, so the writer
-/// is *poisoned*: every later call fails with [`Error::WriterPoisoned`].
+/// **Faults.** A retryable error (`WouldBlock`, `TimedOut`, e.g. from
+/// `set_write_timeout`) loses nothing: the frame passed to the call that
+/// failed *was accepted* (do not send it again), and every unsent byte stays
+/// in the buffer — call [`flush`](FrameWriter::flush) until it succeeds
+/// (frames written meanwhile queue up behind, growing
+/// [`buffered`](FrameWriter::buffered)). Any other I/O error leaves the
+/// stream holding part of a frame, so the writer is *poisoned*: every later
+/// call fails with [`Error::WriterPoisoned`] and nothing more is written.
 ///
 /// **Dropping does not flush** (as with tokio's `FramedWrite`, and unlike
 /// `BufWriter`, whose flush-on-drop swallows errors): call
@@ -387,8 +391,10 @@ impl<W: Write> FrameWriter<W> {
     /// [`flush`](Self::flush)).
     ///
     /// # Errors
-    /// [`Error::EncodeTooLarge`] (nothing written, writer still usable),
-    /// [`Error::Io`], [`Error::WriterPoisoned`].
+    /// [`Error::EncodeTooLarge`] (frame refused, nothing written, writer
+    /// still usable); [`Error::Io`] — if retryable, the frame was accepted
+    /// and [`flush`](Self::flush) finishes it (see the type docs), otherwise
+    /// the writer is poisoned; [`Error::WriterPoisoned`].
     pub fn write_frame(&mut self, payload: &[u8]) -> Result<(), Error> {
         self.write_frame_flags(Flags::empty(), payload)
     }
@@ -408,9 +414,18 @@ impl<W: Write> FrameWriter<W> {
         let header = encode_header(flags, payload, &self.config)?;
         let total = HEADER_LEN + payload.len();
         if self.buf.len() + total > WRITE_BUFFER {
-            self.flush_buf()?;
+            if let Err(e) = self.flush_buf() {
+                if self.poisoned {
+                    return Err(e);
+                }
+                // Retryable (e.g. a write timeout): this frame is still
+                // accepted, queued behind the unsent bytes; flush() sends it.
+                self.buf.extend_from_slice(&header);
+                self.buf.extend_from_slice(payload);
+                return Err(e);
+            }
         }
-        if total <= WRITE_BUFFER {
+        if total <= WRITE_BUFFER || !self.buf.is_empty() {
             self.buf.extend_from_slice(&header);
             self.buf.extend_from_slice(payload);
             return Ok(());
