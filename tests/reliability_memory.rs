@@ -1,0 +1,185 @@
+//! Memory bounds, measured with a counting global allocator (live bytes;
+//! test-only `unsafe impl GlobalAlloc`, the library forbids unsafe code):
+//! 1. 1,000 concurrent connections to the example echo server, each holding
+//!    an unfinished frame whose header declares the maximum length (8 MiB):
+//!    memory per connection stays small and independent of the declared
+//!    length (no reservation for it).
+//! 2. One connection streaming many frames keeps memory flat: 128 MiB in
+//!    CI, 1 GiB with `cargo test --release --test reliability_memory -- --ignored`.
+//!
+//! Both in one `#[test]` each, run serially through a lock, so counts are
+//! not mixed.
+#![cfg(feature = "tokio")]
+
+#[path = "../examples/echo.rs"]
+#[allow(unused_imports)]
+mod echo;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lpframe::{header::Header, Flags};
+use tokio::io::AsyncWriteExt;
+
+struct Counting;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+static SERIAL: Mutex<()> = Mutex::new(());
+
+// SAFETY: forwards every call to the system allocator unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let live =
+            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed) + layout.size() as isize;
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let delta = new_size as isize - layout.size() as isize;
+        let live = LIVE.fetch_add(delta, Ordering::Relaxed) + delta;
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// The documented bound (RELIABILITY.md): what one connection holding an
+/// unfinished maximum-length frame may cost the server, client side
+/// included (both live in this process).
+const PER_CONNECTION_BOUND: isize = 64 * 1024;
+const CONNECTIONS: usize = 1000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_connections_with_unfinished_max_length_frames() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stats = Arc::new(echo::ServerStats::default());
+    let opts = echo::ServerOptions {
+        idle_timeout: Duration::from_secs(60),
+        stall_timeout: Duration::from_secs(60),
+        verbose: false,
+        ..Default::default()
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(echo::serve(listener, opts, Arc::clone(&stats), async {
+        let _ = stop_rx.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = LIVE.load(Ordering::Relaxed);
+
+    let header = Header {
+        flags: Flags::empty(),
+        len: lpframe::DEFAULT_MAX_FRAME_LEN,
+        payload_crc: 0,
+    }
+    .to_bytes();
+    let mut clients = Vec::with_capacity(CONNECTIONS);
+    for _ in 0..CONNECTIONS {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(&header).await.unwrap();
+        s.write_all(&[0xAB; 100]).await.unwrap(); // a start of the payload
+        clients.push(s);
+    }
+    // Let the server accept and read everything (bounded wait).
+    for _ in 0..100 {
+        if stats.connections.load(Ordering::Relaxed) == CONNECTIONS as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        stats.connections.load(Ordering::Relaxed),
+        CONNECTIONS as u64
+    );
+    let held = LIVE.load(Ordering::Relaxed) - before;
+    let per_conn = held / CONNECTIONS as isize;
+    println!(
+        "{CONNECTIONS} connections, each with an unfinished frame declaring {} bytes: {} KiB live in total, {} bytes per connection (bound {PER_CONNECTION_BOUND})",
+        lpframe::DEFAULT_MAX_FRAME_LEN,
+        held / 1024,
+        per_conn
+    );
+    assert!(
+        per_conn < PER_CONNECTION_BOUND,
+        "{per_conn} bytes per connection"
+    );
+    assert_eq!(stats.frames_echoed.load(Ordering::Relaxed), 0);
+    drop(clients);
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+/// Streams `total` bytes of 64 KiB frames over loopback TCP from a
+/// blocking `FrameWriter` to a `FrameReader`; returns the peak live
+/// memory growth over the baseline.
+fn stream_and_measure(total: usize) -> isize {
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let frame = vec![0x5A; 64 * 1024];
+    let frames = total / frame.len();
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let writer = std::thread::spawn(move || {
+        let mut w = lpframe::FrameWriter::new(TcpStream::connect(addr).unwrap());
+        for _ in 0..frames {
+            w.write_frame(&frame).unwrap();
+        }
+        w.flush().unwrap();
+    });
+    let (s, _) = listener.accept().unwrap();
+    let mut reader = lpframe::FrameReader::new(s);
+    let mut got = 0usize;
+    while let Some(f) = reader.next_frame().unwrap() {
+        assert_eq!(f.len(), 64 * 1024);
+        got += 1;
+    }
+    writer.join().unwrap();
+    assert_eq!(got, frames);
+    PEAK.load(Ordering::Relaxed) - before
+}
+
+#[test]
+fn streaming_128_mib_keeps_memory_flat() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let small = stream_and_measure(8 << 20);
+    let large = stream_and_measure(128 << 20);
+    println!(
+        "peak live memory growth: {} KiB for 8 MiB streamed, {} KiB for 128 MiB streamed",
+        small / 1024,
+        large / 1024
+    );
+    // Flat: 16 times the data does not need more memory (a buffer of a few
+    // frames), and both are far below what was streamed.
+    assert!(
+        large < 2 * small.max(1 << 20),
+        "memory grew with the stream: {small} -> {large}"
+    );
+    assert!(large < 4 << 20);
+}
+
+#[test]
+#[ignore = "1 GiB over loopback: run with --release --ignored (RELIABILITY.md)"]
+fn streaming_1_gib_keeps_memory_flat() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let peak = stream_and_measure(1 << 30);
+    println!(
+        "peak live memory growth streaming 1 GiB: {} KiB",
+        peak / 1024
+    );
+    assert!(peak < 4 << 20);
+}
