@@ -12,7 +12,7 @@
 //! (`tests/reliability_load.rs`).
 
 #[path = "echo.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod echo;
 
 use std::sync::Arc;
