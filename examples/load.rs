@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use lpframe::FrameCodec;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 /// What a run measured.
@@ -54,15 +54,19 @@ fn size(i: u64, c: u64) -> usize {
 /// Runs `connections` clients x `frames` frames against a fresh echo
 /// server on 127.0.0.1; panics if a frame is lost or altered.
 pub async fn run_load(connections: u64, frames: u64) -> LoadReport {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
+    // A backlog for a thousand simultaneous connects (tokio's default,
+    // 1024, overflows under this burst and the kernel resets connections).
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
         .expect("bind 127.0.0.1:0");
+    let listener = socket.listen(4096).expect("listen");
     let addr = listener.local_addr().expect("local addr");
     let stats = Arc::new(echo::ServerStats::default());
     let opts = echo::ServerOptions {
         idle_timeout: Duration::from_secs(60),
         stall_timeout: Duration::from_secs(30),
-        verbose: false,
+        verbose: std::env::var_os("LOAD_VERBOSE").is_some(),
         ..Default::default()
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
