@@ -52,6 +52,9 @@ pub fn read_frame<R: Read + ?Sized>(r: &mut R) -> Result<Option<Frame>, Error> {
 /// (at most 64 KiB is reserved ahead of them), so a peer declaring a large
 /// frame and sending little costs little.
 ///
+/// Recovery mode ([`Config::recover`]) needs to read ahead and is refused
+/// with an `InvalidInput` I/O error before anything is read.
+///
 /// **Any error leaves the stream unusable**, including a read timeout
 /// (`set_read_timeout`): the bytes of the frame read so far are lost, and
 /// the stream is no longer on a frame boundary. Use [`FrameReader`] when
@@ -64,6 +67,14 @@ pub fn read_frame_with<R: Read + ?Sized>(
     r: &mut R,
     config: &Config,
 ) -> Result<Option<Frame>, Error> {
+    if config.recovers() {
+        // Resynchronising means reading ahead of a frame boundary, which
+        // this reader promises never to do: refuse before reading anything.
+        return Err(Error::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "read_frame cannot recover (it never reads past a frame): use FrameReader or FrameDecoder",
+        )));
+    }
     let mut head = [0u8; HEADER_LEN];
     let got = read_full(r, &mut head)?;
     if got == 0 {

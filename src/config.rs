@@ -70,9 +70,10 @@ impl Config {
     ///
     /// Applies to the buffered paths that share the decoder:
     /// [`FrameDecoder`](crate::FrameDecoder), [`FrameReader`](crate::FrameReader)
-    /// and the tokio codecs. [`read_frame`](crate::read_frame) (which must not
-    /// read past a frame) and [`decode_slice`](crate::decode_slice)
-    /// (stateless) do not scan: they report the header error as usual.
+    /// and the tokio codecs. [`read_frame_with`](crate::read_frame_with)
+    /// (which must not read past a frame) refuses a recovering config with
+    /// an `InvalidInput` error; [`decode_slice`](crate::decode_slice)
+    /// (stateless) does not scan and reports the header error as usual.
     ///
     /// [`Error::is_header_level`]: crate::Error::is_header_level
     /// [`Error::Skipped`]: crate::Error::Skipped

@@ -65,6 +65,8 @@ pub struct FrameDecoder {
     position: u64,
     /// Stream offset of the header of the frame being (or last) decoded.
     frame_offset: u64,
+    /// Recovery mode: candidate headers examined while scanning.
+    scan_candidates: u64,
 }
 
 impl Default for FrameDecoder {
@@ -86,6 +88,7 @@ impl FrameDecoder {
             state: State::Head,
             position: 0,
             frame_offset: 0,
+            scan_candidates: 0,
         }
     }
 
@@ -110,6 +113,15 @@ impl FrameDecoder {
     /// payload CRC in the frame at offset 4096".
     pub fn frame_offset(&self) -> u64 {
         self.frame_offset
+    }
+
+    /// Recovery mode: how many candidate headers (magic found) the scans
+    /// have examined so far. Each costs at most one 12-byte CRC, so
+    /// `scan_candidates() * 12` bounds the CRC work of recovery — the
+    /// number that shows the scan is linear (at most one candidate per two
+    /// bytes scanned).
+    pub fn scan_candidates(&self) -> u64 {
+        self.scan_candidates
     }
 
     /// `true` once a header-level error has made the stream unusable.
@@ -233,7 +245,15 @@ impl FrameDecoder {
     /// Recovery scan: releases bytes until `src` starts with a header that
     /// verifies, then reports the skip. Linear: each byte is passed by the
     /// magic search once, and each candidate costs one constant-time
-    /// header check before the scan moves past it.
+    /// header check before the scan moves past it. Both loops end: every
+    /// iteration releases at least one byte of `src` or returns.
+    ///
+    /// A header found here is trusted like any verified header: if its
+    /// payload then fails its CRC, the frame is reported and its declared
+    /// length skipped. Rescanning inside that length instead would make the
+    /// worst case quadratic (crafted headers every few bytes, each declaring
+    /// the maximum length), and a false header in damaged data needs a
+    /// 64-bit match (probability 2^-64 per offset; PROTOCOL.md section 8).
     fn scan(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
         loop {
             let Some(at) = find_candidate(src) else {
@@ -242,6 +262,7 @@ impl FrameDecoder {
                 return Ok(None);
             };
             self.skip(src, at);
+            self.scan_candidates += 1;
             match src.first_chunk::<HEADER_LEN>() {
                 Some(head) if Header::parse(head, self.config.read_limit()).is_ok() => {
                     return Err(self.end_scan());
