@@ -92,6 +92,46 @@ pub enum ConnEnd {
     Error(Error),
 }
 
+/// A server running in the background on 127.0.0.1 (port 0), for the demo,
+/// the tests and the load example.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its counters.
+    pub stats: Arc<ServerStats>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Binds 127.0.0.1:0 (with a listen backlog of 4,096: tokio's default
+    /// of 1,024 overflows when a thousand clients connect at once, and the
+    /// kernel then resets connections) and serves until [`Running::stop`].
+    pub async fn start(opts: ServerOptions) -> std::io::Result<Running> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let listener = socket.listen(4096)?;
+        let addr = listener.local_addr()?;
+        let stats = Arc::new(ServerStats::default());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, opts, Arc::clone(&stats), async {
+            let _ = stopped.await;
+        }));
+        Ok(Running {
+            addr,
+            stats,
+            stop,
+            task,
+        })
+    }
+
+    /// Requests a graceful shutdown and waits for it to finish.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
 /// Accepts connections on `listener` until `shutdown` completes, then stops
 /// accepting and waits for every connection to finish what it has in
 /// flight.
@@ -307,7 +347,6 @@ fn eof() -> std::io::Error {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let stats = Arc::new(ServerStats::default());
     match args.first().map(String::as_str) {
         Some("--listen") => {
             let addr = args.get(1).map(String::as_str).unwrap_or("127.0.0.1:7878");
@@ -316,28 +355,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let ctrl_c = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            serve(listener, ServerOptions::default(), stats, ctrl_c).await?;
+            serve(
+                listener,
+                ServerOptions::default(),
+                Arc::new(ServerStats::default()),
+                ctrl_c,
+            )
+            .await?;
         }
         Some("--connect") => {
             let addr: SocketAddr = args.get(1).ok_or("--connect needs ADDR")?.parse()?;
             client_demo(addr).await?;
         }
         None => {
-            let listener = TcpListener::bind("127.0.0.1:0").await?;
-            let addr = listener.local_addr()?;
-            println!("[server] listening on {addr}");
-            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-            let server = tokio::spawn(serve(
-                listener,
-                ServerOptions::default(),
-                Arc::clone(&stats),
-                async {
-                    let _ = rx.await;
-                },
-            ));
-            client_demo(addr).await?;
-            let _ = tx.send(());
-            server.await??;
+            let server = Running::start(ServerOptions::default()).await?;
+            println!("[server] listening on {}", server.addr);
+            client_demo(server.addr).await?;
+            let stats = Arc::clone(&server.stats);
+            server.stop().await?;
             println!(
                 "[server] shut down: {} connections, {} frames echoed, {} corrupt frames dropped, {} protocol errors",
                 stats.connections.load(Ordering::Relaxed),

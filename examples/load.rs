@@ -15,7 +15,6 @@
 #[allow(unused_imports)]
 mod echo;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -60,19 +59,14 @@ pub async fn run_load(connections: u64, frames: u64) -> LoadReport {
     socket
         .bind("127.0.0.1:0".parse().expect("addr"))
         .expect("bind 127.0.0.1:0");
-    let listener = socket.listen(4096).expect("listen");
-    let addr = listener.local_addr().expect("local addr");
-    let stats = Arc::new(echo::ServerStats::default());
     let opts = echo::ServerOptions {
         idle_timeout: Duration::from_secs(60),
         stall_timeout: Duration::from_secs(30),
         verbose: std::env::var_os("LOAD_VERBOSE").is_some(),
         ..Default::default()
     };
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(echo::serve(listener, opts, Arc::clone(&stats), async {
-        let _ = stop_rx.await;
-    }));
+    let server = echo::Running::start(opts).await.unwrap();
+    let addr = server.addr;
     let start = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for c in 0..connections {
@@ -110,8 +104,7 @@ pub async fn run_load(connections: u64, frames: u64) -> LoadReport {
         bytes += b;
     }
     let elapsed = start.elapsed();
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    let _ = server.stop().await;
     assert_eq!(all.len() as u64, connections * frames, "frames lost");
     all.sort_unstable();
     let pct = |q: f64| {

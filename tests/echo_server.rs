@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use lpframe::FrameCodec;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 const CLIENTS: usize = 64;
@@ -32,19 +32,14 @@ fn payload(client: usize, i: usize) -> Bytes {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_concurrent_clients_get_their_frames_back_unchanged() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stats = Arc::new(echo::ServerStats::default());
     let opts = echo::ServerOptions {
         idle_timeout: Duration::from_secs(10),
         stall_timeout: Duration::from_secs(10),
         verbose: false,
         ..Default::default()
     };
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(echo::serve(listener, opts, Arc::clone(&stats), async {
-        let _ = stop_rx.await;
-    }));
+    let server = echo::Running::start(opts).await.unwrap();
+    let (addr, stats) = (server.addr, Arc::clone(&server.stats));
 
     let mut clients = tokio::task::JoinSet::new();
     for c in 0..CLIENTS {
@@ -74,8 +69,7 @@ async fn many_concurrent_clients_get_their_frames_back_unchanged() {
         }
     });
     deadline.await.expect("all clients done within 120 s");
-    stop_tx.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    server.stop().await.unwrap();
     assert_eq!(stats.connections.load(Ordering::Relaxed), CLIENTS as u64);
     assert_eq!(
         stats.frames_echoed.load(Ordering::Relaxed),
@@ -86,19 +80,14 @@ async fn many_concurrent_clients_get_their_frames_back_unchanged() {
 
 #[tokio::test]
 async fn idle_connections_are_closed_by_the_idle_timeout() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stats = Arc::new(echo::ServerStats::default());
     let opts = echo::ServerOptions {
         idle_timeout: Duration::from_millis(200),
         stall_timeout: Duration::from_millis(200),
         verbose: false,
         ..Default::default()
     };
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(echo::serve(listener, opts, Arc::clone(&stats), async {
-        let _ = stop_rx.await;
-    }));
+    let server = echo::Running::start(opts).await.unwrap();
+    let (addr, stats) = (server.addr, Arc::clone(&server.stats));
     let stream = TcpStream::connect(addr).await.unwrap();
     let mut framed = Framed::new(stream, FrameCodec::new());
     // The server closes the silent connection: the client sees a clean end.
@@ -107,6 +96,5 @@ async fn idle_connections_are_closed_by_the_idle_timeout() {
         .unwrap();
     assert!(end.is_none());
     assert_eq!(stats.timeouts.load(Ordering::Relaxed), 1);
-    stop_tx.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    server.stop().await.unwrap();
 }

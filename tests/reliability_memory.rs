@@ -69,19 +69,14 @@ fn a_thousand_connections_with_unfinished_max_length_frames() {
 }
 
 async fn thousand_connections() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stats = Arc::new(echo::ServerStats::default());
     let opts = echo::ServerOptions {
         idle_timeout: Duration::from_secs(60),
         stall_timeout: Duration::from_secs(60),
         verbose: false,
         ..Default::default()
     };
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(echo::serve(listener, opts, Arc::clone(&stats), async {
-        let _ = stop_rx.await;
-    }));
+    let server = echo::Running::start(opts).await.unwrap();
+    let (addr, stats) = (server.addr, Arc::clone(&server.stats));
     tokio::time::sleep(Duration::from_millis(100)).await;
     let before = LIVE.load(Ordering::Relaxed);
 
@@ -124,10 +119,8 @@ async fn thousand_connections() {
     );
     assert_eq!(stats.frames_echoed.load(Ordering::Relaxed), 0);
     drop(clients);
-    stop_tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(30), server)
+    tokio::time::timeout(Duration::from_secs(30), server.stop())
         .await
-        .unwrap()
         .unwrap()
         .unwrap();
 }

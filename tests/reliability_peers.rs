@@ -16,32 +16,20 @@ use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use lpframe::{header::Header, Flags, FrameCodec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 const IDLE: Duration = Duration::from_millis(1500);
 const STALL: Duration = Duration::from_millis(800);
 
-async fn start_server() -> (
-    std::net::SocketAddr,
-    Arc<echo::ServerStats>,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stats = Arc::new(echo::ServerStats::default());
+async fn start_server() -> echo::Running {
     let opts = echo::ServerOptions {
         idle_timeout: IDLE,
         stall_timeout: STALL,
         verbose: false,
         ..Default::default()
     };
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(echo::serve(listener, opts, Arc::clone(&stats), async {
-        let _ = rx.await;
-    }));
-    (addr, stats, tx, server)
+    echo::Running::start(opts).await.unwrap()
 }
 
 /// Waits (bounded) until the server closes `s`; returns how long it took.
@@ -59,7 +47,8 @@ async fn closed_within(mut s: TcpStream, limit: Duration) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_and_silent_peers_are_closed_while_others_are_served() {
-    let (addr, stats, stop, server) = start_server().await;
+    let server = start_server().await;
+    let (addr, stats) = (server.addr, Arc::clone(&server.stats));
 
     // 1. A trickler: a 100-byte frame at 1 byte per 100 ms (would take 11.6 s).
     let trickler = tokio::spawn(async move {
@@ -144,13 +133,13 @@ async fn slow_and_silent_peers_are_closed_while_others_are_served() {
     );
     drop(framed);
     assert!(stats.timeouts.load(Ordering::Relaxed) >= 4);
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    server.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_answers_every_frame_in_flight() {
-    let (addr, stats, stop, server) = start_server().await;
+    let server = start_server().await;
+    let (addr, stats) = (server.addr, Arc::clone(&server.stats));
     const CLIENTS: usize = 20;
     const FRAMES: usize = 50;
     let (sent_tx, mut sent_rx) = tokio::sync::mpsc::channel::<()>(CLIENTS);
@@ -187,10 +176,9 @@ async fn graceful_shutdown_answers_every_frame_in_flight() {
     for _ in 0..CLIENTS {
         sent_rx.recv().await.unwrap();
     }
-    stop.send(()).unwrap(); // shutdown while frames are in flight
-    tokio::time::timeout(Duration::from_secs(20), server)
+    // Shutdown while frames are in flight.
+    tokio::time::timeout(Duration::from_secs(20), server.stop())
         .await
-        .unwrap()
         .unwrap()
         .unwrap();
     // The listener is closed: new connections are refused.

@@ -220,24 +220,14 @@ async fn client(id: u64, addr: std::net::SocketAddr) -> ClientTotals {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frames_through_a_faulty_proxy_are_exact_or_reported() {
-    let server_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server_addr = server_listener.local_addr().unwrap();
-    let server_stats = Arc::new(echo::ServerStats::default());
     let opts = echo::ServerOptions {
         idle_timeout: Duration::from_secs(5),
         stall_timeout: Duration::from_secs(2),
         verbose: false,
         ..Default::default()
     };
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(echo::serve(
-        server_listener,
-        opts,
-        Arc::clone(&server_stats),
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
+    let server = echo::Running::start(opts).await.unwrap();
+    let (server_addr, server_stats) = (server.addr, Arc::clone(&server.stats));
     let proxy_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let proxy_addr = proxy_listener.local_addr().unwrap();
     let proxy_stats = Arc::new(ProxyStats::default());
@@ -273,10 +263,8 @@ async fn frames_through_a_faulty_proxy_are_exact_or_reported() {
         .await
         .expect("clients finished within 120 s");
     proxy.abort();
-    stop_tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(30), server)
+    tokio::time::timeout(Duration::from_secs(30), server.stop())
         .await
-        .unwrap()
         .unwrap()
         .unwrap();
 
