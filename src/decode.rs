@@ -39,7 +39,9 @@ enum State {
 ///   [`PayloadChecksum`](Error::PayloadChecksum) the bad frame has been
 ///   consumed and the next call continues with the next frame. After any
 ///   header-level error the decoder is *failed*: it never yields a frame
-///   again and returns the same error on every call.
+///   again and returns the same error on every call — unless
+///   [recovery mode](Config::recover) is on, where it scans for the next
+///   verified header and reports [`Error::Skipped`] instead.
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -187,8 +189,10 @@ impl FrameDecoder {
     }
 
     /// Like [`decode`](Self::decode), for when the stream has ended: a
-    /// partial frame left in `src` is reported as [`Error::Truncated`];
-    /// `Ok(None)` means a clean end on a frame boundary.
+    /// partial frame left in `src` is reported as [`Error::Truncated`]
+    /// (in recovery mode: as [`Error::Skipped`] with that cause, after which
+    /// the next call returns `Ok(None)`); `Ok(None)` means a clean end on a
+    /// frame boundary.
     ///
     /// # Errors
     /// As [`decode`](Self::decode), plus [`Error::Truncated`].
