@@ -1,10 +1,10 @@
 //! tokio-util `Decoder`/`Encoder` (feature `tokio`), thin wrappers around
-//! [`FrameDecoder`] and [`encode_frame`].
+//! [`FrameDecoder`] and [`encode_header`].
 
 use bytes::{Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
-use crate::{encode_frame, Config, Error, Flags, Frame, FrameDecoder, HEADER_LEN};
+use crate::{encode_header, Config, Error, Flags, Frame, FrameDecoder, HEADER_LEN};
 
 /// The LPF codec for `tokio_util::codec::{Framed, FramedRead, FramedWrite}`.
 ///
@@ -87,8 +87,12 @@ impl FrameCodec {
         payload: &[u8],
         dst: &mut BytesMut,
     ) -> Result<(), Error> {
+        // Checks (limit, flags) first: a refused payload must not grow `dst`.
+        let header = encode_header(flags, payload, self.decoder.config())?;
         dst.reserve(HEADER_LEN + payload.len());
-        encode_frame(flags, payload, self.decoder.config(), dst)
+        dst.extend_from_slice(&header);
+        dst.extend_from_slice(payload);
+        Ok(())
     }
 }
 

@@ -336,7 +336,14 @@ pub fn via_slice(input: &[u8], max: u32) -> Vec<Event> {
             }
             Ok(None) => {
                 if !rest.is_empty() {
-                    out.extend(model(rest, max));
+                    // "Need more bytes" is only right for a tail the model
+                    // calls a truncated frame (not, say, a bad magic).
+                    let tail = model(rest, max);
+                    assert!(
+                        matches!(tail.as_slice(), [Event::Error(s)] if s.starts_with("Truncated")),
+                        "decode_slice wanted more bytes for a tail the model rejects: {tail:?}"
+                    );
+                    out.extend(tail);
                 }
                 return out;
             }

@@ -37,12 +37,13 @@ fn run(target: &str, data: &[u8]) {
     }
 }
 
-const TARGETS: [&str; 5] = [
+const TARGETS: [&str; 6] = [
     "decode_stream",
     "differential",
     "roundtrip",
     "corrupt",
     "header",
+    "recover",
 ];
 
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -75,6 +76,26 @@ fn committed_corpus_and_regressions_pass_every_property() {
     }
     // The corpus is committed: an empty replay means it went missing.
     assert!(replayed >= 50, "only {replayed} inputs replayed");
+    // Every target of fuzz/fuzz_targets has a committed corpus here.
+    for entry in std::fs::read_dir(root.join("fuzz_targets"))
+        .unwrap()
+        .flatten()
+    {
+        let name = entry
+            .path()
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            TARGETS.contains(&name.as_str()),
+            "fuzz target {name} is not replayed"
+        );
+        assert!(
+            !files_under(&root.join("corpus").join(&name)).is_empty(),
+            "no corpus for {name}"
+        );
+    }
 }
 
 #[test]

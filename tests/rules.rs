@@ -191,6 +191,11 @@ fn codec_rejects_oversized_payloads_without_touching_dst() {
         Err(Error::EncodeTooLarge { len: 4, max: 3 })
     ));
     assert!(dst.is_empty());
+    assert_eq!(
+        dst.capacity(),
+        0,
+        "a refused payload grew the output buffer"
+    );
     // The limit can change at runtime, e.g. after a negotiation.
     codec.config_mut().set_write_limit(4);
     codec.encode(&b"1234"[..], &mut dst).unwrap();

@@ -5,23 +5,26 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs="${FUZZ_SMOKE_SECS:-30}"
 
+skip() {
+  echo "WARNING: $* -- fuzz smoke SKIPPED" >&2
+  exit 0
+}
+
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
   echo "installing cargo-fuzz"
-  cargo install cargo-fuzz --locked || cargo install cargo-fuzz
-fi
-
-if cargo +nightly --version >/dev/null 2>&1; then
-  fuzz=(cargo +nightly fuzz)
-elif RUSTC_BOOTSTRAP=1 cargo fuzz --help >/dev/null 2>&1; then
-  export RUSTC_BOOTSTRAP=1
-  fuzz=(cargo fuzz)
-else
-  echo "WARNING: neither nightly nor RUSTC_BOOTSTRAP works here: fuzz smoke SKIPPED" >&2
-  exit 0
+  cargo install cargo-fuzz --locked || cargo install cargo-fuzz || skip "cargo-fuzz could not be installed"
 fi
 
 cd fuzz
-"${fuzz[@]}" build -O
+# Probe with a real build: nightly first, else stable with RUSTC_BOOTSTRAP.
+if cargo +nightly --version >/dev/null 2>&1 && cargo +nightly fuzz build -O; then
+  fuzz=(cargo +nightly fuzz)
+elif RUSTC_BOOTSTRAP=1 cargo fuzz build -O; then
+  export RUSTC_BOOTSTRAP=1
+  fuzz=(cargo fuzz)
+else
+  skip "neither nightly nor RUSTC_BOOTSTRAP=1 can build the fuzz targets here"
+fi
 for t in decode_stream differential roundtrip corrupt header recover; do
   echo "--- fuzz smoke: $t (${secs}s)"
   # A scratch copy of the committed corpus: CI never rewrites the repo.
