@@ -121,6 +121,22 @@ vector("truncated_payload", "a header declaring 10 bytes, then 4 bytes, then EOF
        frame(b"0123456789")[:20], [err("Truncated part=payload missing=6")])
 vector("truncated_after_valid_frame", "a valid frame, then 3 bytes of the next header",
        frame(b"ok") + frame(b"next")[:3], [ok(b"ok"), err("Truncated part=header missing=13")])
+vector("short_bad_magic", "5 bytes of a text protocol, then EOF: the received bytes already fail check 1, so BadMagic wins over Truncated",
+       b"GET\r\n", [err("BadMagic found=0x4745")])
+vector("short_bad_version", "magic and a wrong version byte, then EOF: check 2 already fails",
+       bytes.fromhex("c14c02"), [err("UnsupportedVersion found=2 supported=1")])
+vector("single_zero_byte", "one byte cannot fail check 1 yet: Truncated",
+       b"\x00", [err("Truncated part=header missing=15")])
+vector("truncated_payload_none", "a header declaring 3 bytes, then EOF before any payload byte",
+       frame(b"abc")[:16], [err("Truncated part=payload missing=3")])
+vector("empty_input", "no bytes at all: the clean end of an empty stream, no event", b"", [])
+last_bad = bytearray(frame(b"last"))
+last_bad[-1] ^= 0x80
+vector("payload_checksum_last_frame", "a valid frame, then a last frame with a corrupt payload, then a clean end",
+       frame(b"ok") + bytes(last_bad),
+       [ok(b"ok"), err("PayloadChecksum expected=0x%08x actual=0x%08x len=4" % (crc(b"last"), crc(bytes(last_bad[16:]))))])
+vector("flags_before_length", "flags 0x02 and a length over the limit, valid header CRC: flags are checked first",
+       header(1 << 31, 0, flags=0x02), [err("ReservedFlags flags=0x02")])
 vector("valid_then_bad_magic", "a valid frame, then garbage",
        frame(b"ok") + b"garbage!garbage!", [ok(b"ok"), err("BadMagic found=0x6761")])
 
