@@ -119,8 +119,9 @@ fn every_test_vector_passes_the_byte_level_targets() {
 
 #[test]
 fn the_model_agrees_with_the_vectors() {
-    // The fuzz oracle itself is checked against the spec's vectors.
-    for v in common::load_vectors() {
+    // The fuzz oracle itself is checked against the spec's vectors (the
+    // model has no recovery mode; `recover` is checked by its own target).
+    for v in common::load_vectors().into_iter().filter(|v| !v.recover) {
         let got: Vec<common::Event> = fuzzing::model(&v.input, v.max)
             .into_iter()
             .map(|e| match e {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{all_paths, load_vectors, split_at_points, Event};
+use common::{all_paths, load_vectors, recovering_paths, split_at_points, Event};
 use lpframe::Config;
 
 #[test]
@@ -41,13 +41,19 @@ fn the_vectors_file_has_the_cases_the_spec_promises() {
 #[test]
 fn every_vector_on_every_path_whole_and_at_every_split() {
     for v in load_vectors() {
-        let config = Config::new().max_read_frame_len(v.max);
-        let whole = all_paths(std::slice::from_ref(&v.input), config);
+        let config = Config::new().max_read_frame_len(v.max).recover(v.recover);
+        // Recovery vectors go through every path that can recover.
+        let paths = if v.recover {
+            recovering_paths
+        } else {
+            all_paths
+        };
+        let whole = paths(std::slice::from_ref(&v.input), config);
         assert_eq!(whole, v.events, "vector {}", v.name);
         for cut in 0..=v.input.len() {
             let chunks = split_at_points(&v.input, &[cut]);
             assert_eq!(
-                all_paths(&chunks, config),
+                paths(&chunks, config),
                 v.events,
                 "vector {} split at {cut}",
                 v.name
@@ -55,12 +61,34 @@ fn every_vector_on_every_path_whole_and_at_every_split() {
         }
         let bytewise: Vec<Vec<u8>> = v.input.chunks(1).map(<[u8]>::to_vec).collect();
         assert_eq!(
-            all_paths(&bytewise, config),
+            paths(&bytewise, config),
             v.events,
             "vector {} byte by byte",
             v.name
         );
     }
+}
+
+#[test]
+fn recovery_vectors_cover_every_case_of_section_8() {
+    let vectors = load_vectors();
+    let recovering: Vec<_> = vectors.iter().filter(|v| v.recover).collect();
+    for cause in [
+        "cause=BadMagic",
+        "cause=UnsupportedVersion",
+        "cause=HeaderChecksum",
+        "cause=FrameTooLarge",
+        "cause=Truncated part=header",
+        "cause=Truncated part=payload",
+    ] {
+        assert!(
+            recovering.iter().any(|v| v.events.iter().any(
+                |e| matches!(e, Event::Error(s) if s.starts_with("Skipped") && s.contains(cause))
+            )),
+            "no recovery vector with {cause}"
+        );
+    }
+    assert!(recovering.iter().all(|v| v.name.starts_with("recover_")));
 }
 
 #[test]

@@ -121,6 +121,8 @@ pub fn canonical(e: &Error) -> String {
 pub struct Vector {
     pub name: String,
     pub max: u32,
+    /// `mode recover`: decode in recovery mode (PROTOCOL.md section 8).
+    pub recover: bool,
     pub input: Vec<u8>,
     pub events: Vec<Event>,
 }
@@ -151,6 +153,7 @@ pub fn load_vectors() -> Vec<Vector> {
                 cur = Some(Vector {
                     name: rest.to_string(),
                     max: lpframe::DEFAULT_MAX_FRAME_LEN,
+                    recover: false,
                     input: Vec::new(),
                     events: Vec::new(),
                 });
@@ -161,6 +164,10 @@ pub fn load_vectors() -> Vec<Vector> {
                 match key {
                     "note" => {}
                     "max" => v.max = rest.trim().parse().unwrap(),
+                    "mode" => {
+                        assert_eq!(rest.trim(), "recover", "unknown mode in {line}");
+                        v.recover = true;
+                    }
                     "input" => v.input.extend(hex(rest)),
                     "frame" => v.events.push(Event::Frame(hex(rest))),
                     "error" => v.events.push(Event::Error(rest.trim().to_string())),
@@ -392,6 +399,27 @@ pub mod asynchronous {
             events
         })
     }
+}
+
+/// Every reading path that can recover (the decoder, `FrameReader`,
+/// `FrameResultCodec`; not the exact `read_frame` nor `decode_slice`) over
+/// the same chunking, in recovery mode; asserts they agree and returns
+/// their common events.
+pub fn recovering_paths(chunks: &[Vec<u8>], config: lpframe::Config) -> Vec<Event> {
+    assert!(config.recovers());
+    let reference = via_decoder(chunks, config);
+    assert_eq!(
+        via_frame_reader(chunks, config),
+        reference,
+        "FrameReader disagrees"
+    );
+    #[cfg(feature = "tokio")]
+    assert_eq!(
+        asynchronous::via_framed_results(chunks, config),
+        reference,
+        "FrameResultCodec disagrees"
+    );
+    reference
 }
 
 /// Every reading path over the same chunking; asserts they agree and
