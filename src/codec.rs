@@ -1,10 +1,13 @@
 //! tokio-util `Decoder`/`Encoder` (feature `tokio`), thin wrappers around
-//! [`FrameDecoder`] and [`encode_header`].
+//! [`FrameDecoder`] and [`encode_header`](crate::encode_header).
 
 use bytes::{Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
-use crate::{encode_header, Config, Error, Flags, Frame, FrameDecoder, HEADER_LEN};
+use crate::{
+    encode::{checked_header, put_header},
+    Config, Error, Flags, Frame, FrameDecoder, HEADER_LEN,
+};
 
 /// The LPF codec for `tokio_util::codec::{Framed, FramedRead, FramedWrite}`.
 ///
@@ -88,9 +91,9 @@ impl FrameCodec {
         dst: &mut BytesMut,
     ) -> Result<(), Error> {
         // Checks (limit, flags) first: a refused payload must not grow `dst`.
-        let header = encode_header(flags, payload, self.decoder.config())?;
+        let header = checked_header(flags, payload, self.decoder.config())?;
         dst.reserve(HEADER_LEN + payload.len());
-        dst.extend_from_slice(&header);
+        put_header(&header, dst);
         dst.extend_from_slice(payload);
         Ok(())
     }

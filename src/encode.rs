@@ -16,21 +16,37 @@ pub fn encode_header(
     payload: &[u8],
     config: &Config,
 ) -> Result<[u8; HEADER_LEN], Error> {
+    Ok(checked_header(flags, payload, config)?.to_bytes())
+}
+
+/// The write-side checks of [`encode_header`], returning the header itself
+/// (the buffer encoders write it with [`Header::to_words`]).
+#[inline]
+pub(crate) fn checked_header(
+    flags: Flags,
+    payload: &[u8],
+    config: &Config,
+) -> Result<Header, Error> {
     if !flags.is_empty() {
         return Err(Error::EncodeFlags { flags });
     }
     let max = config.write_limit();
     match u32::try_from(payload.len()) {
-        Ok(len) if len <= max => {}
-        _ => {
-            return Err(Error::EncodeTooLarge {
-                len: payload.len(),
-                max,
-            })
-        }
+        Ok(len) if len <= max => Header::for_payload(payload),
+        _ => Err(Error::EncodeTooLarge {
+            len: payload.len(),
+            max,
+        }),
     }
-    let header = Header::for_payload(payload)?;
-    Ok(header.to_bytes())
+}
+
+/// Writes `header` into `dst` as two 8-byte stores (see
+/// [`Header::to_words`]).
+#[inline]
+pub(crate) fn put_header<B: BufMut>(header: &Header, dst: &mut B) {
+    let [hi, lo] = header.to_words();
+    dst.put_u64(hi);
+    dst.put_u64(lo);
 }
 
 /// Appends one complete frame (header and a copy of `payload`) to `dst`.
@@ -54,8 +70,8 @@ pub fn encode_frame<B: BufMut>(
     config: &Config,
     dst: &mut B,
 ) -> Result<(), Error> {
-    let header = encode_header(flags, payload, config)?;
-    dst.put_slice(&header);
+    let header = checked_header(flags, payload, config)?;
+    put_header(&header, dst);
     dst.put_slice(payload);
     Ok(())
 }
