@@ -19,6 +19,9 @@ const MIN_READ: usize = 8 * 1024;
 /// [`read_frame`] reserves at most this much for a payload before its bytes
 /// arrive; the rest grows as they do.
 const FIRST_PAYLOAD_CHUNK: usize = 64 * 1024;
+/// Payloads at least this long are read by [`FrameReader`] straight into a
+/// buffer of their own (see `FrameReader::read_large`).
+const LARGE_PAYLOAD: usize = 64 * 1024;
 /// A [`FrameWriter`] buffers frames up to this many bytes; larger frames are
 /// written straight through without copying the payload.
 const WRITE_BUFFER: usize = 8 * 1024;
@@ -180,7 +183,10 @@ fn write_all_vectored<W: Write + ?Sized>(
 /// Built on the shared [`FrameDecoder`]. Reads in chunks of at least 8 KiB
 /// (so it may read past the current frame: use [`read_frame`] to hand the
 /// stream on afterwards), and grows its buffer only with the bytes that
-/// arrive.
+/// arrive. A payload of 64 KiB or more, once its header has verified, is
+/// read straight into a buffer of its own that becomes the frame's
+/// [`Bytes`] (no copy through the read buffer, no zero-filling; it still
+/// grows only with the bytes received).
 ///
 /// **Timeouts.** When the reader returns `WouldBlock` or `TimedOut` (e.g.
 /// a `TcpStream` with `set_read_timeout`), the error is returned as
@@ -213,6 +219,9 @@ pub struct FrameReader<R> {
     decoder: FrameDecoder,
     /// Set once the iterator has returned its last item.
     finished: bool,
+    /// The received part of a large payload being read directly (empty
+    /// otherwise); kept across timeouts like `buf`.
+    large: Vec<u8>,
 }
 
 impl<R: Read> FrameReader<R> {
@@ -228,6 +237,7 @@ impl<R: Read> FrameReader<R> {
             buf: BytesMut::new(),
             decoder: FrameDecoder::with_config(config),
             finished: false,
+            large: Vec::new(),
         }
     }
 
@@ -242,10 +252,41 @@ impl<R: Read> FrameReader<R> {
             if let Some(frame) = self.decoder.decode(&mut self.buf)? {
                 return Ok(Some(frame));
             }
+            if let Some(len) = self.decoder.pending_payload_len() {
+                if len >= LARGE_PAYLOAD {
+                    return self.read_large(len);
+                }
+            }
             if self.fill()? == 0 {
                 return self.decoder.decode_eof(&mut self.buf);
             }
         }
+    }
+
+    /// Reads the rest of a large payload (its header verified, part of it
+    /// perhaps in `buf`) into `self.large`, which becomes the frame's
+    /// buffer. `read_to_end` on a `Take` reads into the vector's spare
+    /// capacity without zero-filling it and grows it geometrically with the
+    /// bytes received (never by the declared length). On an error the bytes
+    /// read so far stay in `self.large` and the next call goes on; at EOF
+    /// they go back to `buf` so that the decoder reports the truncation
+    /// (or, recovering, the skipped range) exactly as on the normal path.
+    fn read_large(&mut self, len: usize) -> Result<Option<Frame>, Error> {
+        if self.large.is_empty() {
+            let start = len.min(self.buf.len().max(MIN_READ));
+            self.large = Vec::with_capacity(start);
+            self.large.extend_from_slice(&self.buf);
+            self.buf.clear();
+        }
+        let want = len.saturating_sub(self.large.len()) as u64;
+        (&mut self.inner).take(want).read_to_end(&mut self.large)?;
+        if self.large.len() < len {
+            // End of stream inside the payload.
+            self.buf = BytesMut::from(&std::mem::take(&mut self.large)[..]);
+            return self.decoder.decode_eof(&mut self.buf);
+        }
+        let payload = Bytes::from(std::mem::take(&mut self.large));
+        self.decoder.complete_payload(payload).map(Some)
     }
 
     /// Reads once from the inner reader into the buffer; returns the bytes
@@ -286,7 +327,7 @@ impl<R> FrameReader<R> {
 
     /// Bytes received and not yet delivered as frames.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.large.len()
     }
 
     /// The limits in use.
@@ -317,7 +358,12 @@ impl<R> FrameReader<R> {
 
     /// The inner reader and the bytes read from it but not yet decoded.
     pub fn into_parts(self) -> (R, BytesMut) {
-        (self.inner, self.buf)
+        if self.large.is_empty() {
+            (self.inner, self.buf)
+        } else {
+            // Mid large payload: `buf` is empty, the bytes are in `large`.
+            (self.inner, BytesMut::from(&self.large[..]))
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! [`decode_slice`] use the same header and payload checks from
 //! [`header`](crate::header).
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::{
     header::{check_prefix, Header, MAGIC},
@@ -234,6 +234,40 @@ impl FrameDecoder {
 
     /// A header-level error at the front of `src`: fatal, or in recovery
     /// mode the start of a scan.
+    /// The declared payload length, when the decoder has verified a header
+    /// and waits for its payload (for readers that read a large payload
+    /// into a buffer of its own, then call [`complete_payload`]).
+    ///
+    /// [`complete_payload`]: FrameDecoder::complete_payload
+    pub(crate) fn pending_payload_len(&self) -> Option<usize> {
+        match &self.state {
+            State::Payload(h) => Some(h.len as usize),
+            _ => None,
+        }
+    }
+
+    /// Finishes the pending frame with `payload`, read by the caller
+    /// outside the decoder's buffer, exactly as [`decode`] would have with
+    /// those bytes in its buffer: checks the payload CRC and moves on to
+    /// the next header.
+    ///
+    /// [`decode`]: FrameDecoder::decode
+    pub(crate) fn complete_payload(&mut self, payload: Bytes) -> Result<Frame, Error> {
+        let header = match &self.state {
+            State::Payload(h) if h.len as usize == payload.len() => *h,
+            // Not reached: the reader calls this only with the pending length.
+            _ => {
+                return Err(Error::Io(std::io::Error::other(
+                    "lpframe internal error: payload completed without a pending header",
+                )))
+            }
+        };
+        self.state = State::Head;
+        self.position += payload.len() as u64;
+        header.verify_payload(&payload)?;
+        Ok(Frame::with_flags(header.flags, payload))
+    }
+
     fn header_error(&mut self, e: Error, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
         if !self.config.recovers() {
             return Err(self.fail(e));

@@ -185,3 +185,58 @@ fn streaming_1_gib_keeps_memory_flat() {
     );
     assert!(peak < 4 << 20);
 }
+
+/// A `FrameReader` whose peer declared 8 MiB and sent `sent` bytes of it,
+/// then stalls: what the reader holds follows the bytes received (at most
+/// about twice them, plus one 8 KiB read), never the declared length. The
+/// large-payload path reads straight into the frame's own buffer, grown by
+/// `read_to_end` as bytes arrive.
+#[test]
+fn frame_reader_memory_follows_received_bytes_not_the_declared_length() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let header = Header {
+        flags: Flags::empty(),
+        len: 8 << 20,
+        payload_crc: 0,
+    }
+    .to_bytes();
+    for sent in [0usize, 100, 64 * 1024, 300_000, 2 << 20] {
+        let mut data = header.to_vec();
+        data.extend(std::iter::repeat_n(0x33u8, sent));
+        let before = LIVE.load(Ordering::Relaxed);
+        PEAK.store(before, Ordering::Relaxed);
+        let mut reader = lpframe::FrameReader::new(StallAfter { data, pos: 0 });
+        for _ in 0..3 {
+            let err = reader.next_frame().unwrap_err();
+            assert!(err.is_timeout(), "{err:?}");
+        }
+        assert_eq!(reader.buffered(), sent);
+        let peak = PEAK.load(Ordering::Relaxed) - before;
+        println!("declared 8 MiB, sent {sent}: peak {peak} bytes");
+        // (The input, `data`, was allocated before `before` was read.)
+        assert!(
+            peak <= 2 * sent as isize + 64 * 1024,
+            "sent {sent}: reader holds {peak} bytes"
+        );
+        drop(reader);
+    }
+}
+
+/// Returns its data in reads of at most 8 KiB, then `WouldBlock` forever.
+struct StallAfter {
+    data: Vec<u8>,
+    pos: usize,
+}
+
+impl std::io::Read for StallAfter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let rest = self.data.get(self.pos..).unwrap_or_default();
+        if rest.is_empty() {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        let n = rest.len().min(buf.len()).min(8192);
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
