@@ -108,9 +108,7 @@ impl Running {
     /// of 1,024 overflows when a thousand clients connect at once, and the
     /// kernel then resets connections) and serves until [`Running::stop`].
     pub async fn start(opts: ServerOptions) -> std::io::Result<Running> {
-        let socket = tokio::net::TcpSocket::new_v4()?;
-        socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
-        let listener = socket.listen(4096)?;
+        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         let addr = listener.local_addr()?;
         let stats = Arc::new(ServerStats::default());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -130,6 +128,19 @@ impl Running {
         let _ = self.stop.send(());
         self.task.await.map_err(std::io::Error::other)?
     }
+}
+
+/// Binds `addr` with a listen backlog of 4,096 (tokio's default, 1,024,
+/// overflows when a thousand clients connect at once).
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 /// Accepts connections on `listener` until `shutdown` completes, then stops
@@ -350,7 +361,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match args.first().map(String::as_str) {
         Some("--listen") => {
             let addr = args.get(1).map(String::as_str).unwrap_or("127.0.0.1:7878");
-            let listener = TcpListener::bind(addr).await?;
+            let addr = tokio::net::lookup_host(addr)
+                .await?
+                .next()
+                .ok_or("--listen: the address resolves to nothing")?;
+            let listener = bind(addr)?;
             println!("listening on {}", listener.local_addr()?);
             let ctrl_c = async {
                 let _ = tokio::signal::ctrl_c().await;
