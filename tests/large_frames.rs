@@ -6,7 +6,9 @@
 
 mod common;
 
-use common::{canonical, encode_all, split_at_points, via_decoder, via_frame_reader, Event};
+use common::{
+    canonical, encode_all, split_at_points, via_decoder, via_frame_reader, Event, StallAfter,
+};
 use lpframe::{Config, FrameReader};
 
 /// Payload `i` of a test stream: deterministic, different per frame.
@@ -139,33 +141,11 @@ fn mid_large_payload_state_is_visible_and_kept() {
 
     // Over a reader that times out instead: buffered() counts the bytes
     // held for the payload, into_parts() hands them back.
-    let mut reader = FrameReader::new(Stalling {
-        data: wire[..16 + 70_000].to_vec(),
-        pos: 0,
-    });
+    let mut reader = FrameReader::new(StallAfter::new(wire[..16 + 70_000].to_vec(), 4096));
     let err = reader.next_frame().unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     assert!(reader.is_mid_frame());
     assert_eq!(reader.buffered(), 70_000);
     let (_, rest) = reader.into_parts();
     assert_eq!(&rest[..], &big[..70_000]);
-}
-
-/// Returns its data in reads of at most 4 KiB, then `WouldBlock` forever.
-struct Stalling {
-    data: Vec<u8>,
-    pos: usize,
-}
-
-impl std::io::Read for Stalling {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let rest = &self.data[self.pos..];
-        if rest.is_empty() {
-            return Err(std::io::ErrorKind::WouldBlock.into());
-        }
-        let n = rest.len().min(buf.len()).min(4096);
-        buf[..n].copy_from_slice(&rest[..n]);
-        self.pos += n;
-        Ok(n)
-    }
 }

@@ -11,6 +11,8 @@
 //! not mixed.
 #![cfg(feature = "tokio")]
 
+mod common;
+
 #[path = "../examples/echo.rs"]
 #[allow(unused_imports)]
 mod echo;
@@ -205,7 +207,7 @@ fn frame_reader_memory_follows_received_bytes_not_the_declared_length() {
         data.extend(std::iter::repeat_n(0x33u8, sent));
         let before = LIVE.load(Ordering::Relaxed);
         PEAK.store(before, Ordering::Relaxed);
-        let mut reader = lpframe::FrameReader::new(StallAfter { data, pos: 0 });
+        let mut reader = lpframe::FrameReader::new(common::StallAfter::new(data, 8192));
         for _ in 0..3 {
             let err = reader.next_frame().unwrap_err();
             assert!(err.is_timeout(), "{err:?}");
@@ -219,24 +221,5 @@ fn frame_reader_memory_follows_received_bytes_not_the_declared_length() {
             "sent {sent}: reader holds {peak} bytes"
         );
         drop(reader);
-    }
-}
-
-/// Returns its data in reads of at most 8 KiB, then `WouldBlock` forever.
-struct StallAfter {
-    data: Vec<u8>,
-    pos: usize,
-}
-
-impl std::io::Read for StallAfter {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let rest = self.data.get(self.pos..).unwrap_or_default();
-        if rest.is_empty() {
-            return Err(std::io::ErrorKind::WouldBlock.into());
-        }
-        let n = rest.len().min(buf.len()).min(8192);
-        buf[..n].copy_from_slice(&rest[..n]);
-        self.pos += n;
-        Ok(n)
     }
 }

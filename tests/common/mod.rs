@@ -72,6 +72,37 @@ impl Read for ScriptedRead {
     }
 }
 
+/// A `Read` that returns `data` in reads of at most `max_read` bytes, then
+/// `WouldBlock` forever: a peer that sent part of a stream and went quiet.
+pub struct StallAfter {
+    pub data: Vec<u8>,
+    pub pos: usize,
+    pub max_read: usize,
+}
+
+impl StallAfter {
+    pub fn new(data: Vec<u8>, max_read: usize) -> Self {
+        StallAfter {
+            data,
+            pos: 0,
+            max_read,
+        }
+    }
+}
+
+impl Read for StallAfter {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let rest = self.data.get(self.pos..).unwrap_or_default();
+        if rest.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = rest.len().min(buf.len()).min(self.max_read);
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// One decoded event, as the vectors file lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
