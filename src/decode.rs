@@ -181,11 +181,17 @@ impl FrameDecoder {
             self.state = State::Payload(header);
             return Ok(None);
         }
-        self.state = State::Head;
         let payload = src.split_to(len).freeze();
-        self.position += len as u64;
+        self.finish_frame(header, payload).map(Some)
+    }
+
+    /// The end of every frame, whichever buffer its payload was read into:
+    /// back to `Head`, past the payload, then the payload CRC (check 6).
+    fn finish_frame(&mut self, header: Header, payload: Bytes) -> Result<Frame, Error> {
+        self.state = State::Head;
+        self.position += payload.len() as u64;
         header.verify_payload(&payload)?;
-        Ok(Some(Frame::with_flags(header.flags, payload)))
+        Ok(Frame::with_flags(header.flags, payload))
     }
 
     /// Like [`decode`](Self::decode), for when the stream has ended: a
@@ -232,8 +238,6 @@ impl FrameDecoder {
         })
     }
 
-    /// A header-level error at the front of `src`: fatal, or in recovery
-    /// mode the start of a scan.
     /// The declared payload length, when the decoder has verified a header
     /// and waits for its payload (for readers that read a large payload
     /// into a buffer of its own, then call [`complete_payload`]).
@@ -262,12 +266,11 @@ impl FrameDecoder {
                 )))
             }
         };
-        self.state = State::Head;
-        self.position += payload.len() as u64;
-        header.verify_payload(&payload)?;
-        Ok(Frame::with_flags(header.flags, payload))
+        self.finish_frame(header, payload)
     }
 
+    /// A header-level error at the front of `src`: fatal, or in recovery
+    /// mode the start of a scan.
     fn header_error(&mut self, e: Error, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
         if !self.config.recovers() {
             return Err(self.fail(e));
