@@ -40,13 +40,7 @@ pub fn lpf_stream(size: usize, n: usize) -> BytesMut {
     let p = payload(size);
     let mut wire = BytesMut::with_capacity(n * (16 + size));
     for _ in 0..n {
-        lpframe::encode_frame(
-            lpframe::Flags::empty(),
-            &p,
-            &lpframe::Config::default(),
-            &mut wire,
-        )
-        .unwrap();
+        lpframe::encode_frame(&p, lpframe::DEFAULT_MAX_FRAME_LEN, &mut wire).unwrap();
     }
     wire
 }

@@ -10,10 +10,11 @@
 use std::hint::black_box;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use lpframe::{decode_slice, encode_frame, Config, Flags, FrameCodec};
+use lpframe::{decode_slice, encode_frame, FrameCodec, FrameDecoder, DEFAULT_MAX_FRAME_LEN};
 use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
 
-const MODES: &str = "none lpf-decode lpf-slice ldc-decode ldc-crc-decode \
+const MODES: &str =
+    "none lpf-decode lpf-decoder lpf-payload-decode lpf-slice ldc-decode ldc-crc-decode \
                      lpf-encode lpf-encode-bytes ldc-encode ldc-crc-encode";
 
 fn main() {
@@ -31,7 +32,7 @@ fn main() {
     let mut lpf = BytesMut::new();
     let mut ldc = BytesMut::new();
     for _ in 0..n {
-        encode_frame(Flags::empty(), &p, &Config::default(), &mut lpf).unwrap();
+        encode_frame(&p, DEFAULT_MAX_FRAME_LEN, &mut lpf).unwrap();
         ldc.put_u32(size as u32);
         ldc.put_slice(&p);
     }
@@ -41,13 +42,24 @@ fn main() {
         "lpf-decode" => {
             let mut c = FrameCodec::new();
             while let Some(f) = c.decode(&mut lpf).unwrap() {
+                black_box(f.unwrap());
+            }
+        }
+        "lpf-payload-decode" => {
+            let mut c = lpframe::PayloadCodec::new();
+            while let Some(f) = c.decode(&mut lpf).unwrap() {
+                black_box(f);
+            }
+        }
+        "lpf-decoder" => {
+            let mut d = FrameDecoder::new();
+            while let Some(f) = d.decode(&mut lpf).unwrap() {
                 black_box(f);
             }
         }
         "lpf-slice" => {
-            let config = Config::default();
             let mut rest = &lpf[..];
-            while let Some((f, used)) = decode_slice(rest, &config).unwrap() {
+            while let Some((f, used)) = decode_slice(rest, DEFAULT_MAX_FRAME_LEN).unwrap() {
                 black_box(f.payload());
                 rest = &rest[used..];
             }

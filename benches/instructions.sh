@@ -18,7 +18,7 @@ per_frame() {
   echo $(( ((a - b) - (c - d)) / 5000 ))
 }
 if [ $# -eq 2 ]; then per_frame "$1" "$2"; exit; fi
-modes="lpf-decode lpf-slice ldc-decode ldc-crc-decode lpf-encode lpf-encode-bytes ldc-encode ldc-crc-encode"
+modes="lpf-decode lpf-decoder lpf-payload-decode lpf-slice ldc-decode ldc-crc-decode lpf-encode lpf-encode-bytes ldc-encode ldc-crc-encode"
 echo "| payload | $(echo $modes | sed 's/ / | /g') |"
 echo "|---|$(for m in $modes; do printf -- '---|'; done)"
 for size in 16 64 1024; do

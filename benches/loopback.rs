@@ -77,8 +77,6 @@ where
     start.elapsed()
 }
 
-struct FrameAsRef(lpframe::Frame);
-
 fn tcp_tokio(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -136,22 +134,23 @@ fn tcp_tokio(c: &mut Criterion) {
     }
 }
 
-/// `FrameCodec` with an item type that exposes the payload as `&[u8]`, so
-/// the same generic runner drives every codec.
+/// `FrameCodec` with the frame itself as its item (`Frame: AsRef<[u8]>`)
+/// instead of `Result<Frame, DecodeError>`, a dropped frame as an error,
+/// so the same generic runner drives every codec.
 #[derive(Default)]
 struct FrameCodecAsRef(FrameCodec);
 
-impl AsRef<[u8]> for FrameAsRef {
-    fn as_ref(&self) -> &[u8] {
-        self.0.payload()
-    }
-}
-
 impl Decoder for FrameCodecAsRef {
-    type Item = FrameAsRef;
+    type Item = lpframe::Frame;
     type Error = lpframe::Error;
-    fn decode(&mut self, src: &mut bytes::BytesMut) -> Result<Option<FrameAsRef>, lpframe::Error> {
-        Ok(self.0.decode(src)?.map(FrameAsRef))
+    fn decode(
+        &mut self,
+        src: &mut bytes::BytesMut,
+    ) -> Result<Option<lpframe::Frame>, lpframe::Error> {
+        match self.0.decode(src)? {
+            Some(item) => Ok(Some(item?)),
+            None => Ok(None),
+        }
     }
 }
 

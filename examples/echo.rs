@@ -7,15 +7,21 @@
 //! ```
 //!
 //! The server runs one task per connection and re-arms its deadlines for
-//! every frame: an *idle* timeout while the peer is between frames and a
-//! shorter *stall* timeout once part of a frame has arrived. Corrupt frames
-//! whose header was intact are reported and skipped; any header-level error
-//! closes the connection. On Ctrl-C (or the shutdown future in tests) it
-//! stops accepting, lets every connection finish the frames it has in
-//! flight, and closes.
+//! every frame: an *idle* timeout while the peer is between frames, a
+//! shorter *stall* timeout once part of a frame has arrived, and a *write*
+//! timeout for a peer that stops reading its replies. It answers every frame
+//! that has arrived before it waits for more (replies to frames that came
+//! in one read go out in one write). Corrupt frames whose header was intact
+//! are reported and skipped; any fatal error closes the connection in an
+//! orderly way (owed replies sent, then FIN, then the peer's unread bytes
+//! drained so that the close is not a reset). On Ctrl-C (or the shutdown
+//! future in tests) it stops accepting, lets every connection finish the
+//! frames it has in flight, and closes; connections still busy after a
+//! grace period (a peer that does not read) are dropped.
 //!
 //! This file is also compiled into the integration tests
-//! (`tests/echo_server.rs`), so the server shown here is the server tested.
+//! (`tests/echo_server.rs` and the reliability tests), so the server shown
+//! here is the server tested.
 
 #![allow(dead_code)]
 
@@ -26,25 +32,35 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::{SinkExt, StreamExt};
-use lpframe::{Config, Error, Frame, FrameCodec, FrameResultCodec};
-use tokio::io::AsyncWriteExt;
+use futures::{FutureExt, SinkExt, StreamExt};
+use lpframe::{Config, DecodeError, Error, Frame, FrameCodec};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio::time::{timeout, Instant};
 use tokio_util::codec::Framed;
 
 /// After a shutdown request, a connection closes once nothing has arrived
-/// for this long (frames in flight are answered first).
+/// for this long (frames in flight are answered first); and a closing
+/// connection drains its peer's unread bytes for at most this long.
 pub const DRAIN: Duration = Duration::from_millis(250);
+
+/// After a shutdown request, connections still open after this long are
+/// dropped: shutdown never waits on a peer that does not read.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Server settings.
 #[derive(Debug, Clone, Copy)]
 pub struct ServerOptions {
     /// Longest wait for the first byte of the next frame.
     pub idle_timeout: Duration,
-    /// Longest wait for the rest of a frame once it has started.
+    /// Longest time for a frame to arrive once its first byte has: a
+    /// deadline for the whole frame (PROTOCOL.md section 6).
     pub stall_timeout: Duration,
+    /// Longest wait for the peer to take a reply (a peer whose receive
+    /// window stays full is not reading).
+    pub write_timeout: Duration,
     /// Limits for the connections.
     pub config: Config,
     /// Print one line per event.
@@ -56,6 +72,7 @@ impl Default for ServerOptions {
         ServerOptions {
             idle_timeout: Duration::from_secs(30),
             stall_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(10),
             config: Config::default(),
             verbose: true,
         }
@@ -73,14 +90,14 @@ pub struct ServerStats {
     pub corrupt_frames: AtomicU64,
     /// Connections closed by a protocol error.
     pub protocol_errors: AtomicU64,
-    /// Connections closed by the idle or stall timeout.
+    /// Connections closed by the idle, stall or write timeout.
     pub timeouts: AtomicU64,
 }
 
 /// Why a connection ended.
 #[derive(Debug)]
 pub enum ConnEnd {
-    /// The peer closed on a frame boundary.
+    /// The peer closed on a frame boundary (its replies were sent first).
     Clean,
     /// Shutdown was requested; frames in flight were answered first.
     Shutdown,
@@ -88,6 +105,8 @@ pub enum ConnEnd {
     Idle,
     /// A frame started and did not finish within the stall timeout.
     Stalled,
+    /// The peer did not take a reply within the write timeout.
+    WriteTimeout,
     /// A fatal error.
     Error(Error),
 }
@@ -144,8 +163,8 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Accepts connections on `listener` until `shutdown` completes, then stops
-/// accepting and waits for every connection to finish what it has in
-/// flight.
+/// accepting, lets every connection finish what it has in flight, and
+/// drops the connections still open after [`SHUTDOWN_GRACE`].
 pub async fn serve(
     listener: TcpListener,
     opts: ServerOptions,
@@ -162,7 +181,8 @@ pub async fn serve(
                 let (stream, peer) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
-                        // e.g. EMFILE: back off instead of spinning.
+                        // A client that reset before being accepted, or
+                        // EMFILE: log, back off briefly, keep serving.
                         eprintln!("[server] accept failed: {e}");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
@@ -184,16 +204,20 @@ pub async fn serve(
     }
     drop(listener);
     let _ = stop_tx.send(true);
-    while conns.join_next().await.is_some() {}
+    let finished = timeout(SHUTDOWN_GRACE, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_err() {
+        if opts.verbose {
+            println!(
+                "[server] dropping {} connection(s) still open after {SHUTDOWN_GRACE:?}",
+                conns.len()
+            );
+        }
+        conns.shutdown().await;
+    }
     Ok(())
-}
-
-/// Whether `buf` starts with a whole frame (header verified, payload
-/// present): then the next decode answers without reading the socket.
-fn complete_frame_buffered(buf: &[u8], config: &Config) -> bool {
-    buf.first_chunk::<{ lpframe::HEADER_LEN }>()
-        .and_then(|head| lpframe::header::Header::parse(head, config.read_limit()).ok())
-        .is_some_and(|h| buf.len() >= lpframe::HEADER_LEN + h.len as usize)
 }
 
 fn describe(end: &ConnEnd) -> String {
@@ -202,8 +226,17 @@ fn describe(end: &ConnEnd) -> String {
         ConnEnd::Shutdown => "server shutting down".into(),
         ConnEnd::Idle => "idle timeout".into(),
         ConnEnd::Stalled => "stall timeout inside a frame".into(),
+        ConnEnd::WriteTimeout => "write timeout: the peer is not reading".into(),
         ConnEnd::Error(e) => format!("error: {e}"),
     }
+}
+
+type Conn = Framed<TcpStream, FrameCodec>;
+
+/// What waiting for the next item gave.
+enum Next {
+    Item(Result<Result<Frame, DecodeError>, Error>),
+    End(ConnEnd),
 }
 
 /// Serves one connection: echo every frame, with deadlines re-armed per
@@ -215,81 +248,128 @@ pub async fn handle(
     mut stop: watch::Receiver<bool>,
 ) -> ConnEnd {
     let _ = stream.set_nodelay(true);
-    let mut framed = Framed::new(stream, FrameResultCodec::with_config(opts.config));
-    // Deadlines are checked in ticks of a quarter of the shorter timeout,
-    // and re-armed for every frame: `idle` counts time with nothing of the
-    // next frame received, `stall` time since the frame's first byte. Once
-    // shutdown is requested, the idle limit drops to DRAIN: frames already
-    // sent by the peer (in flight) are still read and answered, then the
-    // connection closes.
+    let mut framed = Framed::new(stream, FrameCodec::with_config(opts.config));
     loop {
-        let (mut idle, mut stall) = (Duration::ZERO, Duration::ZERO);
-        let item = loop {
-            let stopping = *stop.borrow();
-            let idle_limit = if stopping {
-                opts.idle_timeout.min(DRAIN)
-            } else {
-                opts.idle_timeout
-            };
-            let tick = idle_limit.min(opts.stall_timeout) / 4;
-            let next = tokio::select! {
-                _ = stop.changed(), if !stopping => continue,
-                next = tokio::time::timeout(tick, framed.next()) => next,
-            };
-            match next {
-                Ok(Some(item)) => break item,
-                Ok(None) => return ConnEnd::Clean,
-                Err(_tick) => {
-                    let mid_frame = !framed.read_buffer().is_empty()
-                        || framed.codec().inner().decoder().is_in_payload();
-                    if mid_frame {
-                        stall += tick;
-                    } else {
-                        idle += tick;
-                    }
-                    if stall >= opts.stall_timeout {
-                        stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                        return ConnEnd::Stalled;
-                    }
-                    if idle >= idle_limit {
-                        if stopping {
-                            let _ = SinkExt::<Frame>::flush(&mut framed).await;
-                            return ConnEnd::Shutdown;
-                        }
-                        stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                        return ConnEnd::Idle;
-                    }
+        let mut item = match next_item(&mut framed, &opts, &mut stop).await {
+            Next::Item(item) => item,
+            Next::End(end) => {
+                if matches!(end, ConnEnd::Idle | ConnEnd::Stalled) {
+                    stats.timeouts.fetch_add(1, Ordering::Relaxed);
                 }
+                return close(framed, &opts, end).await;
             }
         };
-        match item {
-            Ok(Ok(frame)) => {
-                // feed, and flush unless another complete frame is already
-                // buffered, so a pipelining client gets its replies batched
-                // and no reply waits on bytes the peer has not sent.
-                if let Err(e) = framed.feed(frame).await {
-                    return ConnEnd::Error(e);
+        // Answer this item and every one that has already arrived, then
+        // flush once: a pipelining peer gets its replies batched, and no
+        // reply waits on bytes the peer has not sent.
+        loop {
+            match item {
+                Ok(Ok(frame)) => {
+                    match timeout(opts.write_timeout, framed.feed(frame)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => return ConnEnd::Error(e),
+                        Err(_) => {
+                            stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                            return ConnEnd::WriteTimeout;
+                        }
+                    }
+                    stats.frames_echoed.fetch_add(1, Ordering::Relaxed);
                 }
-                stats.frames_echoed.fetch_add(1, Ordering::Relaxed);
-                if !complete_frame_buffered(framed.read_buffer(), &opts.config) {
-                    if let Err(e) = SinkExt::<Frame>::flush(&mut framed).await {
-                        return ConnEnd::Error(e);
+                Ok(Err(dropped)) => {
+                    stats.corrupt_frames.fetch_add(1, Ordering::Relaxed);
+                    if opts.verbose {
+                        println!("[server] dropped a frame, connection stays up: {dropped}");
                     }
                 }
-            }
-            Ok(Err(corrupt)) => {
-                stats.corrupt_frames.fetch_add(1, Ordering::Relaxed);
-                if opts.verbose {
-                    println!("[server] dropped a corrupt frame, connection stays up: {corrupt}");
+                Err(fatal) => {
+                    stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                    return close(framed, &opts, ConnEnd::Error(fatal)).await;
                 }
             }
-            Err(fatal) => {
-                stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
-                let _ = SinkExt::<Frame>::flush(&mut framed).await;
-                return ConnEnd::Error(fatal);
+            match framed.next().now_or_never() {
+                Some(Some(next)) => item = next,
+                Some(None) => return close(framed, &opts, ConnEnd::Clean).await,
+                None => break,
+            }
+        }
+        match timeout(opts.write_timeout, SinkExt::<Frame>::flush(&mut framed)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return ConnEnd::Error(e),
+            Err(_) => {
+                stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                return ConnEnd::WriteTimeout;
             }
         }
     }
+}
+
+/// Waits for the next item, applying the idle deadline while the peer is
+/// between frames and the stall deadline (for the whole frame, from its
+/// first byte) once a frame has started. Deadlines are checked in ticks of
+/// a quarter of the shorter timeout: a `Framed` decodes as bytes arrive
+/// without waking its reader, so progress is observed at each tick. Once
+/// shutdown is requested, the idle limit drops to [`DRAIN`]: frames already
+/// sent by the peer (in flight) are still read and answered.
+async fn next_item(
+    framed: &mut Conn,
+    opts: &ServerOptions,
+    stop: &mut watch::Receiver<bool>,
+) -> Next {
+    let waiting_since = Instant::now();
+    let mut frame_since: Option<Instant> = None;
+    loop {
+        let stopping = *stop.borrow();
+        let idle_limit = if stopping {
+            opts.idle_timeout.min(DRAIN)
+        } else {
+            opts.idle_timeout
+        };
+        let tick = idle_limit.min(opts.stall_timeout) / 4;
+        let next = tokio::select! {
+            _ = stop.changed(), if !stopping => continue,
+            next = timeout(tick, framed.next()) => next,
+        };
+        match next {
+            Ok(Some(item)) => return Next::Item(item),
+            Ok(None) => return Next::End(ConnEnd::Clean),
+            Err(_tick) => {
+                let now = Instant::now();
+                if framed.codec().is_mid_frame() {
+                    let since = *frame_since.get_or_insert(now);
+                    if now - since >= opts.stall_timeout {
+                        return Next::End(ConnEnd::Stalled);
+                    }
+                } else if now - waiting_since >= idle_limit {
+                    return Next::End(if stopping {
+                        ConnEnd::Shutdown
+                    } else {
+                        ConnEnd::Idle
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Ends a connection in an orderly way (PROTOCOL.md section 4): the replies
+/// owed are sent (within the write timeout), then FIN, then the peer's
+/// unread bytes are drained for at most [`DRAIN`] so that closing does not
+/// turn into a reset.
+async fn close(mut framed: Conn, opts: &ServerOptions, end: ConnEnd) -> ConnEnd {
+    let flushed = timeout(opts.write_timeout, SinkExt::<Frame>::flush(&mut framed)).await;
+    if !matches!(flushed, Ok(Ok(()))) {
+        return end;
+    }
+    let stream = framed.get_mut();
+    if timeout(DRAIN, stream.shutdown()).await.is_err() {
+        return end;
+    }
+    let _ = timeout(DRAIN, async {
+        let mut sink = [0u8; 4096];
+        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
+    end
 }
 
 /// The client demo: a few frames, a corrupted one, more frames, then a
@@ -299,7 +379,7 @@ pub async fn client_demo(addr: SocketAddr) -> Result<(), Error> {
     let mut framed = Framed::new(stream, FrameCodec::new());
     for msg in ["hello", "", "lpframe checks every byte"] {
         framed.send(Bytes::from(msg)).await?;
-        let echo = framed.next().await.ok_or(Error::Io(eof()))??;
+        let echo = recv(&mut framed).await?;
         println!(
             "[client] sent {:?}, got back {:?}",
             msg,
@@ -315,7 +395,7 @@ pub async fn client_demo(addr: SocketAddr) -> Result<(), Error> {
             .collect::<Vec<u8>>()
             .into();
         framed.send(payload.clone()).await?;
-        let echo = framed.next().await.ok_or(Error::Io(eof()))??;
+        let echo = recv(&mut framed).await?;
         if echo.payload() != &payload {
             return Err(Error::Io(std::io::Error::other(format!(
                 "echo of {size} bytes differs"
@@ -332,12 +412,21 @@ pub async fn client_demo(addr: SocketAddr) -> Result<(), Error> {
     }
     println!("[client] sending a frame with one flipped payload bit");
     framed.get_mut().write_all(&wire).await?;
-    framed.send(Bytes::from_static(b"still connected?")).await?;
-    let echo = framed.next().await.ok_or(Error::Io(eof()))??;
-    println!(
-        "[client] got back {:?}: the corrupt frame cost one frame, not the connection",
-        String::from_utf8_lossy(echo.payload())
-    );
+    // PROTOCOL.md section 4 lets a receiver skip the frame (lpframe does) or
+    // close the connection: either is a conforming answer.
+    let sent = framed.send(Bytes::from_static(b"still connected?")).await;
+    match (sent, framed.next().await) {
+        (Ok(()), Some(Ok(Ok(echo)))) => println!(
+            "[client] got back {:?}: the corrupt frame cost one frame, not the connection",
+            String::from_utf8_lossy(echo.payload())
+        ),
+        (_, None) | (Err(Error::Io(_)), _) | (_, Some(Err(Error::Io(_)))) => println!(
+            "[client] the server closed the connection after the corrupt frame \
+             (PROTOCOL.md allows a receiver to close instead of skipping)"
+        ),
+        (Err(e), _) | (_, Some(Err(e))) => return Err(e),
+        (_, Some(Ok(Err(dropped)))) => return Err(Error::Decode(dropped)),
+    }
     drop(framed);
 
     // A client speaking the wrong protocol is refused at once.
@@ -351,8 +440,15 @@ pub async fn client_demo(addr: SocketAddr) -> Result<(), Error> {
     Ok(())
 }
 
-fn eof() -> std::io::Error {
-    std::io::ErrorKind::UnexpectedEof.into()
+/// The next echo: a verified frame, or an error (a dropped frame is one
+/// too, here: the client sent nothing corrupt).
+async fn recv(framed: &mut Conn) -> Result<Frame, Error> {
+    match framed.next().await {
+        Some(Ok(Ok(frame))) => Ok(frame),
+        Some(Ok(Err(dropped))) => Err(Error::Decode(dropped)),
+        Some(Err(e)) => Err(e),
+        None => Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into())),
+    }
 }
 
 #[tokio::main]

@@ -12,7 +12,7 @@
 use std::fs::{self, File};
 use std::io::BufReader;
 
-use lpframe::{Config, Error, FrameReader, FrameWriter};
+use lpframe::{Config, DecodeError, Error, FrameReader, FrameWriter};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::temp_dir().join(format!("lpframe-recover-{}.lpf", std::process::id()));
@@ -22,7 +22,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..40 {
         writer.write_frame(format!("record {i:02}: {}", "x".repeat(20 + i * 3)).as_bytes())?;
     }
-    writer.into_inner()?.sync_all()?;
+    writer
+        .into_inner()
+        .map_err(|e| e.into_parts().1)?
+        .sync_all()?;
 
     // 2. Damage it.
     let mut bytes = fs::read(&path)?;
@@ -51,11 +54,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let text = String::from_utf8_lossy(frame.payload());
                 println!("kept    {}", text.get(..9).unwrap_or(&text));
             }
-            Err(Error::Skipped { offset, len, cause }) => {
+            Err(Error::Decode(DecodeError::Skipped { offset, len, cause })) => {
                 skipped_bytes += len;
                 println!("SKIPPED {len} bytes at offset {offset} ({cause})");
             }
-            Err(e @ Error::PayloadChecksum { .. }) => {
+            Err(Error::Decode(e @ DecodeError::PayloadChecksum { .. })) => {
                 bad += 1;
                 println!("DROPPED a frame with a damaged payload ({e})");
             }

@@ -1,114 +1,196 @@
-//! tokio-util `Decoder`/`Encoder` (feature `tokio`), thin wrappers around
-//! [`FrameDecoder`] and [`encode_header`](crate::encode_header).
+//! tokio-util `Decoder`/`Encoder`s (feature `tokio`): thin wrappers around
+//! the one [`FrameDecoder`] and the one serializer.
+
+use std::io;
 
 use bytes::{Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::{
     encode::{checked_header, put_header},
-    Config, Error, Flags, Frame, FrameDecoder, HEADER_LEN,
+    Config, DecodeError, Error, Flags, Frame, FrameDecoder, HEADER_LEN,
 };
 
-/// The LPF codec for `tokio_util::codec::{Framed, FramedRead, FramedWrite}`.
+/// The LPF codec for `tokio_util::codec::{Framed, FramedRead, FramedWrite}`:
+/// each item is a verified frame, or the report of a frame that was
+/// dropped, so a corrupt payload costs that frame and never the stream.
 ///
-/// Decodes to [`Frame`]; encodes [`Bytes`], `&[u8]` and [`Frame`].
+/// - `Some(Ok(Ok(frame)))`: a frame, both CRCs verified.
+/// - `Some(Ok(Err(e)))`: a frame was dropped and the stream goes on — a
+///   corrupt payload under an intact header
+///   ([`DecodeError::PayloadChecksum`]), or in
+///   [recovery mode](Config::recover) a damaged region skipped
+///   ([`DecodeError::Skipped`]). The frames after it keep coming.
+/// - `Some(Err(e))`: a fatal [`Error`] (a broken header, EOF inside a
+///   frame, an I/O error): stop and close the connection. (A tokio-util
+///   `Framed` yields `None` once after any decoder error, which is why the
+///   errors a stream survives are items instead: with a `Decoder::Error`
+///   they would end a `while let Some(..)` loop and lose the frames after
+///   them.)
 ///
-/// # Errors in a `Framed` stream
-///
-/// Every error is a typed [`Error`]. Like every tokio-util decoder error, it
-/// makes the `Framed` stream yield `Some(Err(e))` once and then `None` once;
-/// polling again after that resumes reading. So:
-///
-/// - after a fatal error ([`Error::is_fatal`]), stop and drop the stream
-///   (the decoder would only repeat the error);
-/// - after [`Error::PayloadChecksum`] (one corrupt frame, stream in sync),
-///   you may keep polling past the `None` to receive the next frames.
-///   Caveats of tokio-util's `Framed`: after that `None` it reads from the
-///   socket again before decoding frames it already buffered, so a peer
-///   that waits for a reply may stall; and if the error came after the
-///   peer closed its side (EOF), the stream ends at once and frames still
-///   buffered are never decoded. When corrupt frames must not stop the
-///   stream, use [`FrameResultCodec`] instead, which yields them as
-///   `Ok(Err(e))` items and never pauses. The same holds for
-///   [`Error::Skipped`] in [recovery mode](Config::recover).
+/// It encodes [`Bytes`], `&[u8]` and [`Frame`], and is `Clone`, for
+/// separate `FramedRead`/`FramedWrite` halves. For a drop-in replacement
+/// of `LengthDelimitedCodec` (`BytesMut` items, `io::Error`, e.g. under
+/// tokio-serde), see [`PayloadCodec`].
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), lpframe::Error> {
 /// use bytes::Bytes;
-/// use futures::{SinkExt, StreamExt};
+/// use futures::{SinkExt, TryStreamExt};
 /// use lpframe::FrameCodec;
+/// use tokio::io::AsyncWriteExt;
 /// use tokio_util::codec::Framed;
 ///
-/// let (a, b) = tokio::io::duplex(64);
+/// let (a, b) = tokio::io::duplex(1024);
 /// let mut left = Framed::new(a, FrameCodec::new());
 /// let mut right = Framed::new(b, FrameCodec::new());
 ///
-/// left.send(Bytes::from_static(b"ping")).await?;
-/// let frame = right.next().await.expect("a frame")?;
-/// assert_eq!(frame.payload(), &b"ping"[..]);
+/// left.send(Bytes::from_static(b"one")).await?;
+/// let mut corrupt = Vec::new();
+/// lpframe::write_frame(&mut corrupt, b"two").unwrap();
+/// corrupt[16] ^= 1; // a bit flipped in transit
+/// left.get_mut().write_all(&corrupt).await?;
+/// left.send(Bytes::from_static(b"three")).await?;
+/// drop(left);
+///
+/// let mut got = Vec::new();
+/// while let Some(item) = right.try_next().await? {
+///     match item {
+///         Ok(frame) => got.push(frame.into_payload()),
+///         Err(dropped) => eprintln!("dropped a frame: {dropped}"),
+///     }
+/// }
+/// assert_eq!(got, ["one", "three"]);
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct FrameCodec {
     decoder: FrameDecoder,
 }
 
-impl FrameCodec {
-    /// A codec with the default [`Config`] (8 MiB limits).
-    pub fn new() -> Self {
-        FrameCodec::default()
-    }
+/// A drop-in replacement for tokio-util's `LengthDelimitedCodec`, with
+/// LPF's checks: it decodes to the payload as `BytesMut` (split from the
+/// read buffer, no copy) and encodes `Bytes` (and `&[u8]`), with
+/// `io::Error` as its error — the shape that tokio-serde and other code
+/// written for `LengthDelimitedCodec` expect.
+///
+/// Every error is an `io::Error` carrying the typed [`Error`]
+/// (`e.get_ref()` and `downcast_ref::<lpframe::Error>()`). As with
+/// `LengthDelimitedCodec`, treat an error as the end of the stream: a
+/// tokio-util `Framed` yields `None` after it. (A corrupt payload is not
+/// fatal to the decoder, and polling past that `None` goes on with the next
+/// frame; use [`FrameCodec`], which yields dropped frames as items, to
+/// carry on past corrupt frames as a matter of course.)
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use bytes::Bytes;
+/// use futures::{SinkExt, StreamExt};
+/// use lpframe::PayloadCodec;
+/// use tokio_util::codec::{FramedRead, FramedWrite};
+///
+/// let (a, b) = tokio::io::duplex(1024);
+/// let mut tx = FramedWrite::new(a, PayloadCodec::new());
+/// let mut rx = FramedRead::new(b, PayloadCodec::new());
+/// tx.send(Bytes::from_static(b"ping")).await?;
+/// let payload = rx.next().await.expect("a frame")?;
+/// assert_eq!(&payload[..], b"ping");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct PayloadCodec {
+    decoder: FrameDecoder,
+}
 
-    /// A codec with the given limits.
-    pub fn with_config(config: Config) -> Self {
-        FrameCodec {
-            decoder: FrameDecoder::with_config(config),
+macro_rules! accessors {
+    ($codec:ident) => {
+        impl $codec {
+            /// A codec with the default [`Config`] (8 MiB limits).
+            pub fn new() -> Self {
+                Self::default()
+            }
+
+            /// A codec with the given settings.
+            pub fn with_config(config: Config) -> Self {
+                $codec {
+                    decoder: FrameDecoder::with_config(config),
+                }
+            }
+
+            /// The settings in use.
+            pub fn config(&self) -> &Config {
+                self.decoder.config()
+            }
+
+            /// The settings, to change at runtime (e.g. through
+            /// `Framed::codec_mut()` after a negotiation; a new limit
+            /// applies from the next header or frame).
+            pub fn config_mut(&mut self) -> &mut Config {
+                self.decoder.config_mut()
+            }
+
+            /// The decoder: stream offsets, failed state, recovery counters.
+            pub fn decoder(&self) -> &FrameDecoder {
+                &self.decoder
+            }
+
+            /// `true` when part of a frame is in the read buffer or already
+            /// consumed, as of the last decode (which a `Framed` makes after
+            /// every read): a read that times out now means the peer stalled
+            /// inside a frame, not that it is idle between frames.
+            pub fn is_mid_frame(&self) -> bool {
+                self.decoder.is_mid_frame()
+            }
+
+            /// The one encoder: limit and flags checked first, so that a
+            /// refused payload never grows `dst`.
+            fn encode_payload(
+                &self,
+                flags: Flags,
+                payload: &[u8],
+                dst: &mut BytesMut,
+            ) -> Result<(), Error> {
+                let max = self.decoder.config().max_write_frame_len;
+                let header = checked_header(flags, payload, max)?;
+                dst.reserve(HEADER_LEN + payload.len());
+                put_header(&header, dst);
+                dst.extend_from_slice(payload);
+                Ok(())
+            }
         }
-    }
+    };
+}
 
-    /// The limits in use.
-    pub fn config(&self) -> &Config {
-        self.decoder.config()
-    }
+accessors!(FrameCodec);
+accessors!(PayloadCodec);
 
-    /// The limits, to change at runtime (e.g. through
-    /// `Framed::codec_mut()` after a negotiation).
-    pub fn config_mut(&mut self) -> &mut Config {
-        self.decoder.config_mut()
-    }
-
-    /// The underlying decoder (stream offsets, failed state).
-    pub fn decoder(&self) -> &FrameDecoder {
-        &self.decoder
-    }
-
-    fn encode_payload(
-        &self,
-        flags: Flags,
-        payload: &[u8],
-        dst: &mut BytesMut,
-    ) -> Result<(), Error> {
-        // Checks (limit, flags) first: a refused payload must not grow `dst`.
-        let header = checked_header(flags, payload, self.decoder.config())?;
-        dst.reserve(HEADER_LEN + payload.len());
-        put_header(&header, dst);
-        dst.extend_from_slice(payload);
-        Ok(())
+/// A decoded frame, or the report of a dropped one, as the item of
+/// [`FrameCodec`]; a fatal error as its `Err`.
+fn split_fatal(
+    r: Result<Option<Frame>, DecodeError>,
+) -> Result<Option<Result<Frame, DecodeError>>, Error> {
+    match r {
+        Ok(Some(frame)) => Ok(Some(Ok(frame))),
+        Ok(None) => Ok(None),
+        Err(e) if !e.is_fatal() => Ok(Some(Err(e))),
+        Err(e) => Err(Error::Decode(e)),
     }
 }
 
 impl Decoder for FrameCodec {
-    type Item = Frame;
+    type Item = Result<Frame, DecodeError>;
     type Error = Error;
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
-        self.decoder.decode(src)
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
+        split_fatal(self.decoder.decode(src))
     }
 
-    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
-        self.decoder.decode_eof(src)
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
+        split_fatal(self.decoder.decode_eof(src))
     }
 }
 
@@ -132,90 +214,38 @@ impl Encoder<Frame> for FrameCodec {
     type Error = Error;
 
     fn encode(&mut self, item: Frame, dst: &mut BytesMut) -> Result<(), Error> {
-        self.encode_payload(item.flags(), item.payload(), dst)
+        self.encode_payload(item.flags(), &item, dst)
     }
 }
 
-/// Like [`FrameCodec`], but a non-fatal error (a corrupt payload whose
-/// header was intact) is delivered as an item, `Ok(Err(e))`, so a `Framed`
-/// stream carries on past it without pausing. Fatal errors still end the
-/// stream as `Err(e)`.
-///
-/// ```
-/// use bytes::BytesMut;
-/// use lpframe::{encode_frame, Config, Error, Flags, FrameResultCodec};
-/// use tokio_util::codec::Decoder;
-///
-/// let mut wire = Vec::new();
-/// encode_frame(Flags::empty(), b"bad", &Config::default(), &mut wire).unwrap();
-/// *wire.last_mut().unwrap() ^= 1; // corrupt the payload
-/// encode_frame(Flags::empty(), b"good", &Config::default(), &mut wire).unwrap();
-///
-/// let mut codec = FrameResultCodec::new();
-/// let mut buf = BytesMut::from(&wire[..]);
-/// let first = codec.decode(&mut buf).unwrap().unwrap();
-/// assert!(matches!(first, Err(Error::PayloadChecksum { len: 3, .. })));
-/// let second = codec.decode(&mut buf).unwrap().unwrap().unwrap();
-/// assert_eq!(second.payload(), &b"good"[..]);
-/// ```
-#[derive(Debug, Default)]
-pub struct FrameResultCodec {
-    inner: FrameCodec,
-}
+impl Decoder for PayloadCodec {
+    type Item = BytesMut;
+    type Error = io::Error;
 
-impl FrameResultCodec {
-    /// A codec with the default [`Config`].
-    pub fn new() -> Self {
-        FrameResultCodec::default()
+    fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
+        self.decoder
+            .decode_as(src, |_, payload| payload, |e| Err(Error::Decode(e).into()))
     }
 
-    /// A codec with the given limits.
-    pub fn with_config(config: Config) -> Self {
-        FrameResultCodec {
-            inner: FrameCodec::with_config(config),
-        }
-    }
-
-    /// The wrapped codec (limits, decoder state).
-    pub fn inner(&self) -> &FrameCodec {
-        &self.inner
-    }
-
-    /// The wrapped codec, mutably (e.g. to change limits).
-    pub fn inner_mut(&mut self) -> &mut FrameCodec {
-        &mut self.inner
+    fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
+        self.decoder
+            .decode_payload_eof(src)
+            .map_err(|e| Error::Decode(e).into())
     }
 }
 
-fn split_fatal(r: Result<Option<Frame>, Error>) -> Result<Option<Result<Frame, Error>>, Error> {
-    match r {
-        Ok(Some(frame)) => Ok(Some(Ok(frame))),
-        Ok(None) => Ok(None),
-        Err(e) if !e.is_fatal() => Ok(Some(Err(e))),
-        Err(e) => Err(e),
+impl Encoder<Bytes> for PayloadCodec {
+    type Error = io::Error;
+
+    fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
+        Ok(self.encode_payload(Flags::empty(), &item, dst)?)
     }
 }
 
-impl Decoder for FrameResultCodec {
-    type Item = Result<Frame, Error>;
-    type Error = Error;
+impl Encoder<&[u8]> for PayloadCodec {
+    type Error = io::Error;
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
-        split_fatal(self.inner.decode(src))
-    }
-
-    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
-        split_fatal(self.inner.decode_eof(src))
-    }
-}
-
-impl<T> Encoder<T> for FrameResultCodec
-where
-    FrameCodec: Encoder<T, Error = Error>,
-{
-    type Error = Error;
-
-    fn encode(&mut self, item: T, dst: &mut BytesMut) -> Result<(), Error> {
-        self.inner.encode(item, dst)
+    fn encode(&mut self, item: &[u8], dst: &mut BytesMut) -> io::Result<()> {
+        Ok(self.encode_payload(Flags::empty(), item, dst)?)
     }
 }

@@ -1,32 +1,86 @@
-//! Limits and options shared by every reading and writing path.
+//! Limits and options shared by every stateful reading and writing path.
 
 /// The default limit on a payload, for reading and for writing: 8 MiB.
 pub const DEFAULT_MAX_FRAME_LEN: u32 = 8 * 1024 * 1024;
 
-/// Limits shared by every path ([`FrameDecoder`](crate::FrameDecoder),
-/// the tokio codec, [`read_frame_with`](crate::read_frame_with),
-/// [`FrameReader`](crate::FrameReader), [`FrameWriter`](crate::FrameWriter)).
+/// Settings shared by every stateful path: [`FrameDecoder`], [`FrameReader`],
+/// [`FrameWriter`] and the tokio codecs.
 ///
-/// Reading and writing have separate limits, so that a service can accept
-/// small requests and send large responses. Every path that holds a
-/// `Config` exposes it mutably (`config_mut()`), so a limit can change at
-/// runtime, e.g. after the peers negotiate one; the new limit applies to
-/// the next header parsed or the next frame written.
+/// Each setting has one name: a public field, read and changed directly, and
+/// a builder method of the same name for constructing (also in `const`
+/// context). Reading and writing have separate limits, so that a service
+/// can accept small requests and send large responses. Every path that
+/// holds a `Config` exposes it mutably (`config_mut()`), so a limit can
+/// change at runtime, e.g. after the peers negotiate one; the new value
+/// applies to the next header parsed or the next frame written.
+///
+/// The stateless functions take only the limit they use
+/// ([`read_frame_with`], [`decode_slice`], [`write_frame_with`],
+/// [`encode_frame`]).
 ///
 /// ```
 /// use lpframe::Config;
 ///
-/// let config = Config::new()
-///     .max_read_frame_len(64 * 1024)
-///     .max_write_frame_len(u32::MAX);
-/// assert_eq!(config.read_limit(), 64 * 1024);
-/// assert_eq!(Config::default().write_limit(), 8 * 1024 * 1024);
+/// const SMALL_REQUESTS: Config = Config::new().max_read_frame_len(64 * 1024);
+/// let mut config = SMALL_REQUESTS;
+/// assert_eq!(config.max_read_frame_len, 64 * 1024);
+/// assert_eq!(config.max_write_frame_len, lpframe::DEFAULT_MAX_FRAME_LEN);
+/// config.max_write_frame_len = u32::MAX; // e.g. after a negotiation
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// [`FrameDecoder`]: crate::FrameDecoder
+/// [`FrameReader`]: crate::FrameReader
+/// [`FrameWriter`]: crate::FrameWriter
+/// [`read_frame_with`]: crate::read_frame_with
+/// [`decode_slice`]: crate::decode_slice
+/// [`write_frame_with`]: crate::write_frame_with
+/// [`encode_frame`]: crate::encode_frame
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Config {
-    max_read: u32,
-    max_write: u32,
-    recover: bool,
+    /// The largest payload accepted from the peer (0 to `u32::MAX`; default
+    /// 8 MiB). A header declaring more is rejected with
+    /// [`DecodeError::FrameTooLarge`](crate::DecodeError::FrameTooLarge)
+    /// before anything is reserved or waited for.
+    pub max_read_frame_len: u32,
+
+    /// The largest payload this side will send (0 to `u32::MAX`; default
+    /// 8 MiB). A longer payload is refused with
+    /// [`EncodeError::TooLarge`](crate::EncodeError::TooLarge) before any
+    /// byte is written.
+    pub max_write_frame_len: u32,
+
+    /// **Recovery mode** for damaged streams and record files (default:
+    /// off). Applies to the buffered readers, which share the decoder:
+    /// [`FrameDecoder`](crate::FrameDecoder),
+    /// [`FrameReader`](crate::FrameReader) and the tokio codecs. (The exact
+    /// [`read_frame_with`](crate::read_frame_with), which must not read past
+    /// a frame, and the stateless [`decode_slice`](crate::decode_slice) take
+    /// no `Config` and cannot recover.)
+    ///
+    /// After a header-level error
+    /// ([`DecodeError::is_header_level`](crate::DecodeError::is_header_level))
+    /// the decoder does not fail: it scans forward for the next offset where
+    /// a complete header verifies (magic, version, header CRC, flags, length
+    /// within the limit), reports the bytes it passed over as one non-fatal
+    /// [`DecodeError::Skipped`](crate::DecodeError::Skipped)
+    /// `{ offset, len, cause }`, and resumes there. A frame found this way
+    /// is delivered only if its payload CRC verifies too; otherwise it is
+    /// reported as
+    /// [`DecodeError::PayloadChecksum`](crate::DecodeError::PayloadChecksum)
+    /// and skipped. A partial frame at the end of the stream is reported as
+    /// `Skipped` with cause
+    /// [`DecodeError::Truncated`](crate::DecodeError::Truncated), then the
+    /// stream ends cleanly. So, over a whole stream, delivered frames +
+    /// frames reported with a bad payload + skipped bytes account for every
+    /// byte exactly once (PROTOCOL.md section 8).
+    ///
+    /// Cost: linear in the bytes scanned, whatever they are — candidates are
+    /// found with a byte search for the magic and each is verified in
+    /// constant time (one 12-byte CRC); bytes ruled out are released from
+    /// the buffer at once, so memory stays bounded while scanning. With
+    /// recovery off the decoder pays nothing for it.
+    pub recover: bool,
 }
 
 impl Default for Config {
@@ -36,95 +90,33 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The defaults: 8 MiB for reading and for writing.
+    /// The defaults: 8 MiB for reading and for writing, no recovery.
     pub const fn new() -> Self {
         Config {
-            max_read: DEFAULT_MAX_FRAME_LEN,
-            max_write: DEFAULT_MAX_FRAME_LEN,
+            max_read_frame_len: DEFAULT_MAX_FRAME_LEN,
+            max_write_frame_len: DEFAULT_MAX_FRAME_LEN,
             recover: false,
         }
     }
 
-    /// Opts into **recovery mode** for damaged streams and record files
-    /// (off by default).
-    ///
-    /// After a header-level error ([`Error::is_header_level`]) the decoder
-    /// does not fail: it scans forward for the next offset where a complete
-    /// header verifies (magic, version, header CRC, flags, length within
-    /// the limit), reports the bytes it passed over as one non-fatal
-    /// [`Error::Skipped`] `{ offset, len, cause }`, and resumes there. A
-    /// frame found this way is delivered only if its payload CRC verifies
-    /// too; otherwise it is reported as
-    /// [`Error::PayloadChecksum`](crate::Error::PayloadChecksum) and skipped.
-    /// A partial frame at the end of the stream is reported as `Skipped`
-    /// with cause [`Error::Truncated`](crate::Error::Truncated), then the
-    /// stream ends cleanly. So, over a whole stream, delivered frames +
-    /// frames reported with a bad payload + skipped bytes account for every
-    /// byte exactly once.
-    ///
-    /// Cost: linear in the bytes scanned, whatever they are — candidates are
-    /// found with a byte search for the magic and each is verified in
-    /// constant time (one 12-byte CRC); bytes ruled out are released from
-    /// the buffer at once, so memory stays bounded while scanning. With
-    /// recovery off the decoder pays nothing for it.
-    ///
-    /// Applies to the buffered paths that share the decoder:
-    /// [`FrameDecoder`](crate::FrameDecoder), [`FrameReader`](crate::FrameReader)
-    /// and the tokio codecs. [`read_frame_with`](crate::read_frame_with)
-    /// (which must not read past a frame) refuses a recovering config with
-    /// an `InvalidInput` error; [`decode_slice`](crate::decode_slice)
-    /// (stateless) does not scan and reports the header error as usual.
-    ///
-    /// [`Error::is_header_level`]: crate::Error::is_header_level
-    /// [`Error::Skipped`]: crate::Error::Skipped
+    /// Sets [`max_read_frame_len`](Self::max_read_frame_len).
+    #[must_use]
+    pub const fn max_read_frame_len(mut self, max: u32) -> Self {
+        self.max_read_frame_len = max;
+        self
+    }
+
+    /// Sets [`max_write_frame_len`](Self::max_write_frame_len).
+    #[must_use]
+    pub const fn max_write_frame_len(mut self, max: u32) -> Self {
+        self.max_write_frame_len = max;
+        self
+    }
+
+    /// Sets [`recover`](Self::recover).
     #[must_use]
     pub const fn recover(mut self, on: bool) -> Self {
         self.recover = on;
         self
-    }
-
-    /// Whether recovery mode is on; see [`recover`](Self::recover).
-    pub const fn recovers(&self) -> bool {
-        self.recover
-    }
-
-    /// Sets the largest payload accepted from the peer (up to `u32::MAX`).
-    /// A header declaring more is rejected with
-    /// [`Error::FrameTooLarge`](crate::Error::FrameTooLarge) before anything
-    /// is reserved or waited for.
-    #[must_use]
-    pub const fn max_read_frame_len(mut self, max: u32) -> Self {
-        self.max_read = max;
-        self
-    }
-
-    /// Sets the largest payload this side will send (up to `u32::MAX`). A
-    /// longer payload is rejected with
-    /// [`Error::EncodeTooLarge`](crate::Error::EncodeTooLarge) before any
-    /// byte is written.
-    #[must_use]
-    pub const fn max_write_frame_len(mut self, max: u32) -> Self {
-        self.max_write = max;
-        self
-    }
-
-    /// Changes the read limit in place.
-    pub fn set_read_limit(&mut self, max: u32) {
-        self.max_read = max;
-    }
-
-    /// Changes the write limit in place.
-    pub fn set_write_limit(&mut self, max: u32) {
-        self.max_write = max;
-    }
-
-    /// The largest payload accepted from the peer.
-    pub const fn read_limit(&self) -> u32 {
-        self.max_read
-    }
-
-    /// The largest payload this side will send.
-    pub const fn write_limit(&self) -> u32 {
-        self.max_write
     }
 }

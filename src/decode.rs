@@ -1,30 +1,37 @@
-//! The one incremental decoder. Every reading path (the tokio codec,
-//! [`FrameReader`](crate::FrameReader)) is a loop around
-//! [`FrameDecoder::decode`]; [`read_frame`](crate::read_frame) and
-//! [`decode_slice`] use the same header and payload checks from
-//! [`header`](crate::header).
+//! The one incremental decoder. Every buffered reading path (the tokio
+//! codecs, [`FrameReader`](crate::FrameReader)) is a loop around
+//! [`FrameDecoder`], and so is the exact [`read_frame`](crate::read_frame);
+//! it alone owns the frame in progress, including a large payload read
+//! into a buffer of its own and what the end of the stream means for it.
+//! [`decode_slice`] is the stateless path over a borrowed slice. The checks
+//! themselves live in [`Header`].
 
-use bytes::{Buf, Bytes, BytesMut};
+mod recover;
+
+use bytes::{Buf, BytesMut};
 
 use crate::{
-    header::{check_prefix, Header, MAGIC},
-    Config, Error, Frame, FramePart, FrameRef, HEADER_LEN,
+    header::check_prefix, Config, DecodeError, Flags, Frame, FramePart, FrameRef, Header,
+    HEADER_LEN,
 };
 
-/// Where the decoder is inside the stream. Cached so a partial read never
-/// parses a header twice.
-#[derive(Debug)]
+/// Where the decoder is inside the stream. Cached so that a partial read
+/// never parses a header twice.
+#[derive(Debug, Clone)]
 enum State {
     /// Waiting for (the rest of) a header at the front of the buffer.
     Head,
-    /// A verified header was consumed; waiting for its payload.
-    Payload(Header),
-    /// A header-level error happened: the frame boundaries are lost and the
-    /// decoder repeats this error on every call.
-    Failed(Error),
-    /// Recovery mode: scanning for the next header that verifies, since
-    /// stream offset `start`, after `cause`.
-    Scan { start: u64, cause: Error },
+    /// A verified header was consumed; waiting for its payload, in the
+    /// caller's buffer (`body: None`) or, for a reader that reads a large
+    /// payload straight into the frame's own buffer, in `body`.
+    Payload {
+        header: Header,
+        body: Option<Vec<u8>>,
+    },
+    /// A fatal error happened: the decoder repeats it on every call.
+    Failed(DecodeError),
+    /// Recovery mode: scanning for the next header that verifies.
+    Scan(recover::Scan),
 }
 
 /// The incremental LPF decoder over a [`BytesMut`]: feed it bytes as they
@@ -35,38 +42,51 @@ enum State {
 /// - `Ok(None)`: more bytes are needed. The decoder never reserves memory
 ///   in `src` (unlike `LengthDelimitedCodec`, which reserves the declared
 ///   length): buffer growth follows the bytes that actually arrive.
-/// - `Err(e)`: see [`Error::is_fatal`]. After
-///   [`PayloadChecksum`](Error::PayloadChecksum) the bad frame has been
-///   consumed and the next call continues with the next frame. After any
-///   header-level error the decoder is *failed*: it never yields a frame
-///   again and returns the same error on every call — unless
+/// - `Err(e)`: see [`DecodeError::is_fatal`]. After
+///   [`PayloadChecksum`](DecodeError::PayloadChecksum) the bad frame has
+///   been consumed and the next call continues with the next frame. After a
+///   fatal error the decoder is *failed*: it never yields a frame again and
+///   returns the same error on every call, whatever bytes follow — unless
 ///   [recovery mode](Config::recover) is on, where it scans for the next
-///   verified header and reports [`Error::Skipped`] instead.
+///   verified header and reports [`DecodeError::Skipped`] instead.
+///
+/// **End of stream** is the caller's to declare, with
+/// [`decode_eof`](Self::decode_eof): a partial frame is then
+/// [`Truncated`](DecodeError::Truncated), which is fatal and stays so. A
+/// reader that follows a growing file (or a pipe that may be reopened)
+/// calls [`decode`](Self::decode) only, and `decode_eof` once it decides
+/// that nothing more will come.
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use lpframe::{encode_frame, Config, Flags, FrameDecoder};
+/// use lpframe::FrameDecoder;
 ///
 /// let mut wire = Vec::new();
-/// encode_frame(Flags::empty(), b"hello", &Config::default(), &mut wire).unwrap();
+/// lpframe::write_frame(&mut wire, b"hello").unwrap();
 ///
 /// let mut decoder = FrameDecoder::new();
 /// let mut buf = BytesMut::new();
 /// buf.extend_from_slice(&wire[..7]); // half a header
-/// assert_eq!(decoder.decode(&mut buf).unwrap(), None);
+/// assert_eq!(decoder.decode(&mut buf), Ok(None));
+/// assert!(decoder.is_mid_frame());
 /// buf.extend_from_slice(&wire[7..]);
 /// let frame = decoder.decode(&mut buf).unwrap().unwrap();
-/// assert_eq!(frame.payload(), &b"hello"[..]);
+/// assert_eq!(&frame[..], b"hello");
 /// assert!(buf.is_empty());
+/// assert_eq!(decoder.decode_eof(&mut buf), Ok(None)); // a clean end
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FrameDecoder {
     config: Config,
     state: State,
-    /// Stream offset of the first byte not yet consumed from `src`.
+    /// Stream offset of the first byte not yet taken from the caller's
+    /// buffer, not counting the bytes of a `body` in progress.
     position: u64,
     /// Stream offset of the header of the frame being (or last) decoded.
     frame_offset: u64,
+    /// Whether the last `decode` in state `Head` left part of a header in
+    /// the caller's buffer.
+    head_started: bool,
     /// Recovery mode: candidate headers examined while scanning.
     scan_candidates: u64,
 }
@@ -83,31 +103,33 @@ impl FrameDecoder {
         FrameDecoder::with_config(Config::default())
     }
 
-    /// A decoder with the given limits.
+    /// A decoder with the given settings.
     pub fn with_config(config: Config) -> Self {
         FrameDecoder {
             config,
             state: State::Head,
             position: 0,
             frame_offset: 0,
+            head_started: false,
             scan_candidates: 0,
         }
     }
 
-    /// The limits in use.
+    /// The settings in use.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
-    /// The limits, to change at runtime (applies from the next header).
+    /// The settings, to change at runtime (a new limit applies from the
+    /// next header).
     pub fn config_mut(&mut self) -> &mut Config {
         &mut self.config
     }
 
-    /// How many bytes of the stream this decoder has consumed (taken out of
-    /// `src`), i.e. the stream offset of the next byte it will read.
+    /// How many bytes of the stream this decoder has consumed: the stream
+    /// offset of the next byte it will read.
     pub fn position(&self) -> u64 {
-        self.position
+        self.position + self.body_len() as u64
     }
 
     /// The stream offset of the header of the frame last decoded, being
@@ -117,295 +139,421 @@ impl FrameDecoder {
         self.frame_offset
     }
 
-    /// Recovery mode: how many candidate headers (magic found) the scans
-    /// have examined so far. Each costs at most one 12-byte CRC, so
-    /// `scan_candidates() * 12` bounds the CRC work of recovery — the
-    /// number that shows the scan is linear (at most one candidate per two
-    /// bytes scanned).
-    pub fn scan_candidates(&self) -> u64 {
+    /// Recovery mode: how many candidate headers (an offset where the magic
+    /// `0xC1 0x4C` begins) the scans have examined so far. Each costs at
+    /// most one 12-byte CRC, however the input was split into reads, so
+    /// `scan_candidates() * 12` bounds the CRC work of recovery — the number
+    /// that shows the scan is linear (at most one candidate per two bytes
+    /// scanned; unit tests in `recover.rs`).
+    #[cfg(test)]
+    pub(crate) fn scan_candidates(&self) -> u64 {
         self.scan_candidates
     }
 
-    /// `true` once a header-level error has made the stream unusable.
+    /// `true` once a fatal error has made the stream unusable: every later
+    /// call returns that error again.
     pub fn is_failed(&self) -> bool {
         matches!(self.state, State::Failed(_))
     }
 
-    /// `true` when a header has been consumed and its payload is awaited.
-    pub fn is_in_payload(&self) -> bool {
-        matches!(self.state, State::Payload(_))
-    }
-
-    /// How many more bytes the current frame needs when `buffered` bytes of
-    /// it are in `src` (at least 1 while the decoder can progress).
-    pub fn bytes_missing(&self, buffered: usize) -> usize {
-        match &self.state {
-            State::Head => HEADER_LEN.saturating_sub(buffered).max(1),
-            State::Payload(h) => (h.len as usize).saturating_sub(buffered).max(1),
-            State::Failed(_) | State::Scan { .. } => 1,
+    /// `true` when part of a frame has been received and not all of it, as
+    /// of the last call to [`decode`](Self::decode): a header has started
+    /// or been verified, or (recovery mode) damaged bytes are being
+    /// scanned. A read timeout now means the peer stalled inside a frame,
+    /// not that it is idle between frames.
+    pub fn is_mid_frame(&self) -> bool {
+        match self.state {
+            State::Head => self.head_started,
+            State::Payload { .. } | State::Scan(_) => true,
+            State::Failed(_) => false,
         }
     }
 
     /// Decodes the next frame from the front of `src`; see the type docs.
     ///
     /// # Errors
-    /// Any protocol error of [`Error`]; never [`Error::Io`].
-    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
+    /// Any [`DecodeError`] except `Truncated` (which only
+    /// [`decode_eof`](Self::decode_eof) reports first).
+    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
+        self.decode_as(
+            src,
+            |flags, payload| Frame::with_flags(flags, payload.freeze()),
+            Err,
+        )
+    }
+
+    /// The decoder, for any shape of result: `make` turns a verified frame's
+    /// flags and payload into an item, `fail` a decode error into the
+    /// caller's result. Inlined into each caller, so that the result is
+    /// built in place, not converted from another; the states other than
+    /// `Head` and a payload in `src` take the out-of-line path.
+    #[inline(always)]
+    pub(crate) fn decode_as<T, E>(
+        &mut self,
+        src: &mut BytesMut,
+        make: impl FnOnce(Flags, BytesMut) -> T,
+        fail: impl FnOnce(DecodeError) -> Result<Option<T>, E>,
+    ) -> Result<Option<T>, E> {
         let header = match &self.state {
-            State::Payload(h) => *h,
-            State::Failed(e) => return Err(e.duplicate()),
-            State::Scan { .. } => return self.scan(src),
-            State::Head => {
-                self.frame_offset = self.position;
-                let Some(head) = src.first_chunk::<HEADER_LEN>() else {
-                    // Reject a foreign protocol as soon as its first bytes
-                    // show it, instead of waiting for a full header.
-                    return match check_prefix(src) {
-                        Ok(()) => Ok(None),
-                        Err(e) => self.header_error(e, src),
-                    };
-                };
-                let header = match Header::parse(head, self.config.read_limit()) {
-                    Ok(h) => h,
-                    Err(e) => return self.header_error(e, src),
-                };
-                src.advance(HEADER_LEN);
-                self.position += HEADER_LEN as u64;
-                header
+            State::Head => match self.head(src) {
+                Ok(Some(header)) => header,
+                Ok(None) => return Ok(None),
+                Err(e) => return fail(e),
+            },
+            State::Payload { header, body: None } => *header,
+            _ => {
+                return match self.decode_other(src) {
+                    Ok(frame) => Ok(frame.map(|(f, p)| make(f, p))),
+                    Err(e) => fail(e),
+                }
             }
         };
         let len = header.len as usize;
         if src.len() < len {
             // Nothing is reserved for the declared length: the caller's
             // buffer grows with the bytes that actually arrive.
-            self.state = State::Payload(header);
+            self.state = State::Payload { header, body: None };
             return Ok(None);
         }
-        let payload = src.split_to(len).freeze();
-        self.finish_frame(header, payload).map(Some)
+        let payload = src.split_to(len);
+        self.state = State::Head;
+        self.position += len as u64;
+        match header.verify_payload(&payload) {
+            Ok(()) => Ok(Some(make(header.flags, payload))),
+            Err(e) => fail(e),
+        }
     }
 
-    /// The end of every frame, whichever buffer its payload was read into:
-    /// back to `Head`, past the payload, then the payload CRC (check 6).
-    fn finish_frame(&mut self, header: Header, payload: Bytes) -> Result<Frame, Error> {
-        self.state = State::Head;
-        self.position += payload.len() as u64;
-        header.verify_payload(&payload)?;
-        Ok(Frame::with_flags(header.flags, payload))
+    /// The states off the hot path: a payload received into its own buffer,
+    /// a failed decoder, a recovery scan.
+    fn decode_other(
+        &mut self,
+        src: &mut BytesMut,
+    ) -> Result<Option<(Flags, BytesMut)>, DecodeError> {
+        match &mut self.state {
+            // Taken by `decode_as`.
+            State::Head | State::Payload { body: None, .. } => Ok(None),
+            State::Payload {
+                header,
+                body: Some(body),
+            } => {
+                // A payload being received into its own buffer: whatever
+                // the caller put in `src` meanwhile belongs to it first.
+                let missing = (header.len as usize).saturating_sub(body.len());
+                let take = missing.min(src.len());
+                body.extend_from_slice(src.get(..take).unwrap_or_default());
+                src.advance(take);
+                if take < missing {
+                    return Ok(None);
+                }
+                let header = *header;
+                let body = BytesMut::from(bytes::Bytes::from(std::mem::take(body)));
+                self.state = State::Head;
+                self.position += body.len() as u64;
+                header.verify_payload(&body)?;
+                Ok(Some((header.flags, body)))
+            }
+            State::Failed(e) => Err(e.clone()),
+            State::Scan(scan) => {
+                let max = self.config.max_read_frame_len;
+                if !scan.run(src, &mut self.position, &mut self.scan_candidates, max) {
+                    return Ok(None);
+                }
+                let skipped = scan.skipped(self.position);
+                self.state = State::Head;
+                Err(skipped)
+            }
+        }
+    }
+
+    /// State `Head`: checks the header at the front of `src` and, if it
+    /// verifies, consumes it and returns it.
+    #[inline]
+    fn head(&mut self, src: &mut BytesMut) -> Result<Option<Header>, DecodeError> {
+        match self.check_head(src) {
+            Ok(Some(header)) => {
+                src.advance(HEADER_LEN);
+                Ok(Some(header))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => self.header_error(e, src),
+        }
+    }
+
+    /// State `Head`, on the bytes of a header received so far: checks 1 and
+    /// 2 as soon as their bytes are there (so a foreign protocol is refused
+    /// without waiting for a full header), all five once 16 bytes are. A
+    /// header that verifies counts as consumed.
+    #[inline]
+    fn check_head(&mut self, front: &[u8]) -> Result<Option<Header>, DecodeError> {
+        self.frame_offset = self.position;
+        let Some(bytes) = front.first_chunk::<HEADER_LEN>() else {
+            self.head_started = !front.is_empty();
+            check_prefix(front)?;
+            return Ok(None);
+        };
+        let header = Header::parse(bytes, self.config.max_read_frame_len)?;
+        self.position += HEADER_LEN as u64;
+        self.head_started = false;
+        Ok(Some(header))
+    }
+
+    /// For the exact reader, which reads a header into a buffer of its own
+    /// (16 bytes on its stack): checks the bytes of the header received so
+    /// far and returns `true` once it has verified, the decoder then
+    /// awaiting its payload. An error is fatal, as in `decode`.
+    pub(crate) fn read_head(&mut self, front: &[u8]) -> Result<bool, DecodeError> {
+        match &self.state {
+            State::Head => {}
+            State::Failed(e) => return Err(e.clone()),
+            // The header was already accepted (or, in recovery mode, which
+            // the exact reader never uses, bytes are being scanned).
+            State::Payload { .. } | State::Scan(_) => return Ok(true),
+        }
+        match self.check_head(front) {
+            Ok(Some(header)) => {
+                self.state = State::Payload { header, body: None };
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// A header-level error at the front of `src`: fatal, or in recovery
+    /// mode the start of a scan. Never returns a header.
+    fn header_error(
+        &mut self,
+        e: DecodeError,
+        src: &mut BytesMut,
+    ) -> Result<Option<Header>, DecodeError> {
+        if !self.config.recover {
+            return Err(self.fail(e));
+        }
+        let mut scan = recover::Scan::new(self.position, e);
+        recover::skip(src, 1, &mut self.position);
+        let max = self.config.max_read_frame_len;
+        if scan.run(src, &mut self.position, &mut self.scan_candidates, max) {
+            return Err(scan.skipped(self.position));
+        }
+        self.state = State::Scan(scan);
+        Ok(None)
+    }
+
+    fn fail(&mut self, e: DecodeError) -> DecodeError {
+        self.state = State::Failed(e.clone());
+        e
     }
 
     /// Like [`decode`](Self::decode), for when the stream has ended: a
-    /// partial frame left in `src` is reported as [`Error::Truncated`]
-    /// (in recovery mode: as [`Error::Skipped`] with that cause, after which
-    /// the next call returns `Ok(None)`); `Ok(None)` means a clean end on a
-    /// frame boundary.
+    /// partial frame (in `src` or already consumed by the decoder) is
+    /// reported as [`DecodeError::Truncated`], which is fatal: later calls
+    /// repeat it, even if more bytes arrive. In recovery mode the partial
+    /// frame is reported as [`DecodeError::Skipped`] with that cause instead,
+    /// and the stream ends cleanly. `Ok(None)` is the clean end on a frame
+    /// boundary.
     ///
     /// # Errors
-    /// As [`decode`](Self::decode), plus [`Error::Truncated`].
-    pub fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
+    /// As [`decode`](Self::decode), plus [`DecodeError::Truncated`].
+    pub fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
         if let Some(frame) = self.decode(src)? {
             return Ok(Some(frame));
         }
-        let (part, missing) = match &self.state {
-            State::Head if src.is_empty() => return Ok(None),
-            State::Head => (FramePart::Header, HEADER_LEN - src.len()),
-            State::Payload(h) => (FramePart::Payload, h.len as usize - src.len()),
-            State::Failed(e) => return Err(e.duplicate()),
-            State::Scan { .. } => {
+        self.end_of_stream(src)?;
+        Ok(None)
+    }
+
+    /// [`decode_eof`](Self::decode_eof), with the payload as the
+    /// `BytesMut` it was split from (for the codec that yields `BytesMut`,
+    /// without a copy).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn decode_payload_eof(
+        &mut self,
+        src: &mut BytesMut,
+    ) -> Result<Option<BytesMut>, DecodeError> {
+        if let Some(payload) = self.decode_as(src, |_, payload| payload, Err)? {
+            return Ok(Some(payload));
+        }
+        self.end_of_stream(src)?;
+        Ok(None)
+    }
+
+    /// The end of the stream, after `decode` found no frame in `src`: the
+    /// clean end, or the partial frame's error.
+    fn end_of_stream(&mut self, src: &mut BytesMut) -> Result<(), DecodeError> {
+        let truncated = match &mut self.state {
+            State::Head if src.is_empty() => return Ok(()),
+            State::Head => DecodeError::Truncated {
+                part: FramePart::Header,
+                missing: missing(HEADER_LEN, src.len()),
+            },
+            State::Payload { header, body } => DecodeError::Truncated {
+                part: FramePart::Payload,
+                missing: missing(
+                    header.len as usize,
+                    src.len() + body.as_ref().map_or(0, Vec::len),
+                ),
+            },
+            State::Failed(e) => return Err(e.clone()),
+            State::Scan(scan) => {
                 // The stream ended while scanning: the rest was damage too.
-                let rest = src.len();
-                self.skip(src, rest);
-                return Err(self.end_scan());
+                recover::skip(src, src.len(), &mut self.position);
+                let skipped = scan.skipped(self.position);
+                self.state = State::Head;
+                return Err(skipped);
             }
         };
-        let truncated = Error::Truncated {
-            part,
-            missing: u32::try_from(missing).unwrap_or(u32::MAX),
-        };
-        if !self.config.recovers() {
-            return Err(truncated);
+        if !self.config.recover {
+            if let State::Payload {
+                body: Some(body), ..
+            } = &mut self.state
+            {
+                // Payload bytes read into the frame's own buffer go back to
+                // the caller's buffer, as if they had been read through it:
+                // what a failed decoder leaves unconsumed does not depend on
+                // the payload's size.
+                let mut unconsumed = BytesMut::with_capacity(body.len() + src.len());
+                unconsumed.extend_from_slice(body);
+                unconsumed.extend_from_slice(src);
+                *src = unconsumed;
+            }
+            return Err(self.fail(truncated));
         }
         // Recovery mode: a damaged tail is skipped like any damaged region,
         // from the start of its header, and the stream ends cleanly.
-        let start = self.frame_offset;
-        let rest = src.len();
-        self.skip(src, rest);
+        recover::skip(src, src.len(), &mut self.position);
+        self.position += self.body_len() as u64;
         self.state = State::Head;
-        Err(Error::Skipped {
-            offset: start,
-            len: self.position - start,
+        Err(DecodeError::Skipped {
+            offset: self.frame_offset,
+            len: self.position - self.frame_offset,
             cause: Box::new(truncated),
         })
     }
 
-    /// The declared payload length, when the decoder has verified a header
-    /// and waits for its payload (for readers that read a large payload
-    /// into a buffer of its own, then call [`complete_payload`]).
-    ///
-    /// [`complete_payload`]: FrameDecoder::complete_payload
-    pub(crate) fn pending_payload_len(&self) -> Option<usize> {
+    /// The bytes of the payload in progress held in its own buffer.
+    fn body_len(&self) -> usize {
         match &self.state {
-            State::Payload(h) => Some(h.len as usize),
-            _ => None,
+            State::Payload {
+                body: Some(body), ..
+            } => body.len(),
+            _ => 0,
         }
     }
 
-    /// Finishes the pending frame with `payload`, read by the caller
-    /// outside the decoder's buffer, exactly as [`decode`] would have with
-    /// those bytes in its buffer: checks the payload CRC and moves on to
-    /// the next header.
-    ///
-    /// [`decode`]: FrameDecoder::decode
-    pub(crate) fn complete_payload(&mut self, payload: Bytes) -> Result<Frame, Error> {
-        let header = match &self.state {
-            State::Payload(h) if h.len as usize == payload.len() => *h,
-            // Not reached: the reader calls this only with the pending length.
-            _ => {
-                return Err(Error::Io(std::io::Error::other(
-                    "lpframe internal error: payload completed without a pending header",
-                )))
-            }
+    /// How many more bytes the frame in progress needs when `buffered`
+    /// bytes are in the caller's buffer (at least 1 while the decoder can
+    /// progress): the most that a reader which must not read past a frame
+    /// may read next.
+    pub(crate) fn bytes_missing(&self, buffered: usize) -> usize {
+        match &self.state {
+            State::Head => HEADER_LEN.saturating_sub(buffered).max(1),
+            State::Payload { header, body } => (header.len as usize)
+                .saturating_sub(buffered + body.as_ref().map_or(0, Vec::len))
+                .max(1),
+            State::Failed(_) | State::Scan(_) => 1,
+        }
+    }
+
+    /// For readers that read a large payload straight into the frame's own
+    /// buffer: when a verified header declares at least `threshold` bytes
+    /// and its payload is awaited, moves the payload bytes already in `src`
+    /// into that buffer (created with room for at most `initial` bytes, or
+    /// the declared length if smaller: it grows with the bytes received,
+    /// never by the declared length) and returns it with the number of
+    /// bytes still missing. The caller appends at most that many bytes,
+    /// then calls `decode` or `decode_eof`, which finish the frame exactly
+    /// as they would have from `src`.
+    pub(crate) fn direct_payload(
+        &mut self,
+        src: &mut BytesMut,
+        threshold: usize,
+        initial: usize,
+    ) -> Option<(&mut Vec<u8>, usize)> {
+        let State::Payload { header, body } = &mut self.state else {
+            return None;
         };
-        self.finish_frame(header, payload)
+        let len = header.len as usize;
+        if len < threshold {
+            return None;
+        }
+        let body = body.get_or_insert_with(|| {
+            let mut body = Vec::with_capacity(len.min(initial.max(src.len())));
+            let take = src.len().min(len);
+            body.extend_from_slice(src.get(..take).unwrap_or_default());
+            src.advance(take);
+            body
+        });
+        let missing = len.saturating_sub(body.len());
+        Some((body, missing))
     }
 
-    /// A header-level error at the front of `src`: fatal, or in recovery
-    /// mode the start of a scan.
-    fn header_error(&mut self, e: Error, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
-        if !self.config.recovers() {
-            return Err(self.fail(e));
-        }
-        self.state = State::Scan {
-            start: self.position,
-            cause: e,
+    /// Puts the bytes of the frame in progress that the decoder has taken
+    /// (its header and any payload bytes held in its own buffer) back in
+    /// front of `src`, so that `src` starts at the frame boundary again,
+    /// and forgets the frame. For handing a stream to another reader.
+    pub(crate) fn unconsume(&mut self, src: BytesMut) -> BytesMut {
+        let State::Payload { header, body } = &mut self.state else {
+            return src;
         };
-        self.skip(src, 1);
-        self.scan(src)
-    }
-
-    /// Recovery scan: releases bytes until `src` starts with a header that
-    /// verifies, then reports the skip. Linear: each byte is passed by the
-    /// magic search once, and each candidate costs one constant-time
-    /// header check before the scan moves past it. Both loops end: every
-    /// iteration releases at least one byte of `src` or returns.
-    ///
-    /// A header found here is trusted like any verified header: if its
-    /// payload then fails its CRC, the frame is reported and its declared
-    /// length skipped. Rescanning inside that length instead would make the
-    /// worst case quadratic (crafted headers every few bytes, each declaring
-    /// the maximum length), and a false header in damaged data needs a
-    /// 64-bit match (probability 2^-64 per offset; PROTOCOL.md section 8).
-    fn scan(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, Error> {
-        loop {
-            let Some(at) = find_candidate(src) else {
-                let all = src.len();
-                self.skip(src, all);
-                return Ok(None);
-            };
-            self.skip(src, at);
-            self.scan_candidates += 1;
-            match src.first_chunk::<HEADER_LEN>() {
-                Some(head) if Header::parse(head, self.config.read_limit()).is_ok() => {
-                    return Err(self.end_scan());
-                }
-                Some(_) => {}
-                // A candidate still arriving: wait for its 16 bytes unless
-                // its first bytes already rule it out.
-                None if check_prefix(src).is_ok() => return Ok(None),
-                None => {}
-            }
-            self.skip(src, 1);
-        }
-    }
-
-    /// Leaves the scan state, returning the report of what it skipped.
-    fn end_scan(&mut self) -> Error {
-        match std::mem::replace(&mut self.state, State::Head) {
-            State::Scan { start, cause } => Error::Skipped {
-                offset: start,
-                len: self.position - start,
-                cause: Box::new(cause),
-            },
-            other => {
-                // Not scanning: nothing was skipped. (Not reached.)
-                self.state = other;
-                Error::Skipped {
-                    offset: self.position,
-                    len: 0,
-                    cause: Box::new(Error::WriterPoisoned),
-                }
-            }
-        }
-    }
-
-    /// Releases `n` bytes from the front of `src`.
-    fn skip(&mut self, src: &mut BytesMut, n: usize) {
-        let n = n.min(src.len());
-        src.advance(n);
-        self.position += n as u64;
-    }
-
-    fn fail(&mut self, e: Error) -> Error {
-        self.state = State::Failed(e.duplicate());
-        e
+        let body = body.take().unwrap_or_default();
+        let mut out = BytesMut::with_capacity(HEADER_LEN + body.len() + src.len());
+        out.extend_from_slice(&header.to_bytes());
+        out.extend_from_slice(&body);
+        out.extend_from_slice(&src);
+        self.position = self.frame_offset;
+        self.state = State::Head;
+        out
     }
 }
 
-/// The index of the first possible header start in `src`: a magic pair,
-/// or a lone first magic byte at the very end (its pair may follow).
-fn find_candidate(src: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    loop {
-        i += src.get(i..)?.iter().position(|&b| b == MAGIC[0])?;
-        match src.get(i + 1) {
-            None => return Some(i),
-            Some(&b) if b == MAGIC[1] => return Some(i),
-            Some(_) => i += 1,
-        }
-    }
+/// `need - have`, as the `u32` of a `Truncated` error (a frame is at most
+/// `16 + u32::MAX` bytes, and each part at most `u32::MAX`).
+fn missing(need: usize, have: usize) -> u32 {
+    u32::try_from(need.saturating_sub(have)).unwrap_or(u32::MAX)
 }
 
 /// Decodes one frame from the front of a byte slice without copying or
 /// touching a reference count: the zero-overhead path for callers that
 /// finish with a frame before decoding the next (e.g. a file mapped or read
-/// into memory).
+/// into memory). Stateless: it has no recovery mode, and a short slice is
+/// "need more bytes", not an end of stream.
 ///
 /// Returns the borrowed frame and the number of bytes it occupied, or
-/// `Ok(None)` if `src` does not yet hold a complete frame.
+/// `Ok(None)` if `src` does not yet hold a complete frame (after checks 1
+/// and 2 on what it holds).
 ///
-/// After [`Error::PayloadChecksum`] `{ len, .. }` the stream is still in
-/// sync: skip `HEADER_LEN + len` bytes and continue. Every other error is
-/// fatal.
+/// After [`DecodeError::PayloadChecksum`] `{ len, .. }` the stream is still
+/// in sync: skip `HEADER_LEN + len` bytes and continue. Every other error
+/// is fatal.
 ///
 /// ```
-/// use lpframe::{decode_slice, encode_frame, Config, Flags};
+/// use lpframe::decode_slice;
 ///
-/// let config = Config::default();
 /// let mut wire = Vec::new();
-/// encode_frame(Flags::empty(), b"one", &config, &mut wire).unwrap();
-/// encode_frame(Flags::empty(), b"two", &config, &mut wire).unwrap();
+/// lpframe::write_frame(&mut wire, b"one").unwrap();
+/// lpframe::write_frame(&mut wire, b"two").unwrap();
 ///
 /// let mut rest = &wire[..];
 /// let mut seen = Vec::new();
-/// while let Some((frame, used)) = decode_slice(rest, &config).unwrap() {
-///     seen.push(frame.payload().to_vec());
+/// while let Some((frame, used)) = decode_slice(rest, lpframe::DEFAULT_MAX_FRAME_LEN).unwrap() {
+///     seen.push(frame.payload());
 ///     rest = &rest[used..];
 /// }
-/// assert_eq!(seen, [b"one".to_vec(), b"two".to_vec()]);
+/// assert_eq!(seen, [b"one", b"two"]);
 /// ```
 ///
 /// # Errors
-/// Any protocol error of [`Error`] except [`Error::Truncated`] (a short
-/// slice is `Ok(None)`).
-pub fn decode_slice<'a>(
-    src: &'a [u8],
-    config: &Config,
-) -> Result<Option<(FrameRef<'a>, usize)>, Error> {
+/// Any [`DecodeError`] of checks 1 to 6.
+pub fn decode_slice(
+    src: &[u8],
+    max_frame_len: u32,
+) -> Result<Option<(FrameRef<'_>, usize)>, DecodeError> {
     let Some((head, rest)) = src.split_first_chunk::<HEADER_LEN>() else {
         check_prefix(src)?;
         return Ok(None);
     };
-    let header = Header::parse(head, config.read_limit())?;
+    let header = Header::parse(head, max_frame_len)?;
     let Some(payload) = rest.get(..header.len as usize) else {
         return Ok(None);
     };

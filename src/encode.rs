@@ -1,39 +1,39 @@
 //! The one serializer: every writing path builds its header here.
 
+use byteorder::{BigEndian, ByteOrder};
 use bytes::BufMut;
 
-use crate::{header::Header, Config, Error, Flags, HEADER_LEN};
+use crate::{checksum::payload_crc, EncodeError, Flags, Header, HEADER_LEN};
 
-/// Builds the header for `payload`, after checking the write-side rules:
-/// no flag set (LPF v1 defines none) and the payload within
-/// [`Config::write_limit`].
+/// The 16 header bytes for `payload`, after the sender's checks: the
+/// payload within `max_frame_len` (PROTOCOL.md section 3, rule 3). For
+/// writing header and payload yourself, e.g. with a vectored write.
+///
+/// ```
+/// let header = lpframe::encode_header(b"hello", lpframe::DEFAULT_MAX_FRAME_LEN).unwrap();
+/// assert_eq!(header[..8], [0xc1, 0x4c, 1, 0, 0, 0, 0, 5]);
+/// ```
 ///
 /// # Errors
-/// [`Error::EncodeFlags`] or [`Error::EncodeTooLarge`]; nothing is written
-/// anywhere in either case.
-pub fn encode_header(
-    flags: Flags,
-    payload: &[u8],
-    config: &Config,
-) -> Result<[u8; HEADER_LEN], Error> {
-    Ok(checked_header(flags, payload, config)?.to_bytes())
+/// [`EncodeError::TooLarge`].
+pub fn encode_header(payload: &[u8], max_frame_len: u32) -> Result<[u8; HEADER_LEN], EncodeError> {
+    Ok(checked_header(Flags::empty(), payload, max_frame_len)?.to_bytes())
 }
 
-/// The write-side checks of [`encode_header`], returning the header itself
-/// (the buffer encoders write it with [`Header::to_words`]).
-#[inline]
+/// The header for a frame, after the sender's checks: no flag set (LPF v1
+/// defines none) and the payload within `max`.
+#[inline(always)]
 pub(crate) fn checked_header(
     flags: Flags,
     payload: &[u8],
-    config: &Config,
-) -> Result<Header, Error> {
+    max: u32,
+) -> Result<Header, EncodeError> {
     if !flags.is_empty() {
-        return Err(Error::EncodeFlags { flags });
+        return Err(EncodeError::ReservedFlags { flags });
     }
-    let max = config.write_limit();
     match u32::try_from(payload.len()) {
-        Ok(len) if len <= max => Header::for_payload(payload),
-        _ => Err(Error::EncodeTooLarge {
+        Ok(len) if len <= max => Ok(Header::v1(flags, len, payload_crc(payload))),
+        _ => Err(EncodeError::TooLarge {
             len: payload.len(),
             max,
         }),
@@ -42,35 +42,34 @@ pub(crate) fn checked_header(
 
 /// Writes `header` into `dst` as two 8-byte stores (see
 /// [`Header::to_words`]).
-#[inline]
+#[inline(always)]
 pub(crate) fn put_header<B: BufMut>(header: &Header, dst: &mut B) {
-    let [hi, lo] = header.to_words();
-    dst.put_u64(hi);
-    dst.put_u64(lo);
+    for word in header.to_words() {
+        let mut bytes = [0u8; 8];
+        BigEndian::write_u64(&mut bytes, word);
+        dst.put_slice(&bytes);
+    }
 }
 
 /// Appends one complete frame (header and a copy of `payload`) to `dst`.
 ///
-/// The limit and flags are checked first: on error `dst` is untouched.
+/// The limit is checked first: on error `dst` is untouched.
 ///
 /// ```
-/// use lpframe::{encode_frame, Config, Flags};
-///
 /// let mut out = Vec::new();
-/// encode_frame(Flags::empty(), b"hi", &Config::default(), &mut out).unwrap();
+/// lpframe::encode_frame(b"hi", lpframe::DEFAULT_MAX_FRAME_LEN, &mut out).unwrap();
 /// assert_eq!(out.len(), 16 + 2);
 /// assert_eq!(&out[..4], &[0xC1, 0x4C, 1, 0]);
 /// ```
 ///
 /// # Errors
-/// [`Error::EncodeFlags`] or [`Error::EncodeTooLarge`].
+/// [`EncodeError::TooLarge`].
 pub fn encode_frame<B: BufMut>(
-    flags: Flags,
     payload: &[u8],
-    config: &Config,
+    max_frame_len: u32,
     dst: &mut B,
-) -> Result<(), Error> {
-    let header = checked_header(flags, payload, config)?;
+) -> Result<(), EncodeError> {
+    let header = checked_header(Flags::empty(), payload, max_frame_len)?;
     put_header(&header, dst);
     dst.put_slice(payload);
     Ok(())

@@ -1,8 +1,10 @@
-//! Typed errors: one enum for every path, with the numbers in it.
+//! Errors by layer: what a receiver reports ([`DecodeError`]) and what a
+//! sender refuses ([`EncodeError`]) are plain data; [`Error`], the error of
+//! the paths that do I/O, adds the failures of the stream itself.
 
 use std::{fmt, io};
 
-use crate::Flags;
+use crate::{Flags, ForeignProtocol};
 
 /// Which part of a frame an error refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,111 +24,47 @@ impl fmt::Display for FramePart {
     }
 }
 
-/// What a peer that sent bytes with the wrong magic seems to be speaking.
+/// What a receiver reports about the bytes it received: the errors of
+/// PROTOCOL.md section 4.2, with the numbers in them.
 ///
-/// Only a hint for humans reading logs, derived from the first bytes that
-/// arrived; never part of the protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Plain data (`Clone`, `Eq`): the same value comes back from every reading
+/// path, and a failed decoder repeats it. Each variant says when it happens
+/// and whether the stream is still usable; [`is_fatal`](Self::is_fatal)
+/// tells the same in code. For checksums, `expected` is always the value
+/// carried in the header and `actual` the value computed over the bytes
+/// received.
+///
+/// `Display` is a message for humans (it may carry a hint, such as "peer
+/// sent a TLS ClientHello"); [`canonical`](Self::canonical) is the exact
+/// text of the specification, for comparing implementations.
+///
+/// ```
+/// use lpframe::{DecodeError, FramePart};
+///
+/// let e = DecodeError::Truncated { part: FramePart::Header, missing: 6 };
+/// assert!(e.is_fatal());
+/// assert_eq!(e.name(), "Truncated");
+/// assert_eq!(e.canonical().to_string(), "Truncated part=header missing=6");
+/// assert_eq!(e.to_string(), "stream ended inside a frame: 6 more header bytes were expected");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
-pub enum ForeignProtocol {
-    /// An HTTP/1.x request or response line (`GET `, `POST`, `HTTP/` ...).
-    Http1,
-    /// The HTTP/2 connection preface (`PRI * HTTP/2.0`).
-    Http2,
-    /// A TLS ClientHello: a TLS client is talking to a plaintext LPF port.
-    TlsClientHello,
-    /// Some other TLS record (content types 0x14–0x17).
-    Tls,
-    /// An SSH identification banner (`SSH-`).
-    Ssh,
-    /// Printable ASCII text: a line-based protocol (SMTP, RESP, a human with
-    /// netcat ...).
-    Text,
-    /// Zero bytes: uninitialised or zero-filled data.
-    Zeros,
-}
-
-impl ForeignProtocol {
-    /// Guesses the protocol from the first bytes received (any length).
-    pub fn detect(prefix: &[u8]) -> Option<ForeignProtocol> {
-        const HTTP1: [&[u8]; 10] = [
-            b"GET ", b"POST", b"PUT ", b"HEAD", b"DELE", b"OPTI", b"PATC", b"CONN", b"TRAC",
-            b"HTTP",
-        ];
-        // A token matches when one is a prefix of the other, so that a
-        // hint is given even when only the first bytes have arrived.
-        let token = |t: &[u8]| prefix.starts_with(t) || t.starts_with(prefix);
-        match prefix {
-            [] | [_] => None,
-            [0x16, 0x03, _, _, _, 0x01, ..] => Some(ForeignProtocol::TlsClientHello),
-            [0x14..=0x17, 0x03, ..] => Some(ForeignProtocol::Tls),
-            _ if token(b"PRI * HTTP/2") => Some(ForeignProtocol::Http2),
-            _ if token(b"SSH-") => Some(ForeignProtocol::Ssh),
-            _ if HTTP1.iter().any(|t| token(t)) => Some(ForeignProtocol::Http1),
-            _ if prefix.iter().all(|&b| b == 0) => Some(ForeignProtocol::Zeros),
-            _ if prefix
-                .iter()
-                .all(|&b| b.is_ascii_graphic() || matches!(b, b' ' | b'\r' | b'\n' | b'\t')) =>
-            {
-                Some(ForeignProtocol::Text)
-            }
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for ForeignProtocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ForeignProtocol::Http1 => "peer seems to speak HTTP/1",
-            ForeignProtocol::Http2 => "peer sent the HTTP/2 connection preface",
-            ForeignProtocol::TlsClientHello => {
-                "peer sent a TLS ClientHello (TLS client on a plaintext LPF port?)"
-            }
-            ForeignProtocol::Tls => "peer sent a TLS record",
-            ForeignProtocol::Ssh => "peer sent an SSH banner",
-            ForeignProtocol::Text => "peer sent plain text",
-            ForeignProtocol::Zeros => "zero bytes (zero-filled or uninitialised data?)",
-        })
-    }
-}
-
-/// Every error lpframe reports, on every path (tokio codec, blocking reader
-/// and writer, pure decoder).
-///
-/// Each variant says when it happens and whether the stream is still usable
-/// afterwards; [`Error::is_fatal`] tells the same in code. Numbers are
-/// carried as fields so that callers can match and log them.
-///
-/// For checksums, `expected` is always the value carried on the wire (in the
-/// header) and `actual` the value computed over the bytes received.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The underlying reader or writer failed.
-    ///
-    /// Usable afterwards only when the kind is
-    /// [`WouldBlock`](io::ErrorKind::WouldBlock),
-    /// [`TimedOut`](io::ErrorKind::TimedOut) or
-    /// [`Interrupted`](io::ErrorKind::Interrupted) **and** the path is one
-    /// that keeps its place ([`FrameReader`](crate::FrameReader), the tokio
-    /// codec); [`read_frame`](crate::read_frame) loses its place on any
-    /// error. See [`Error::is_fatal`].
-    #[error("I/O error: {0}")]
-    Io(#[from] io::Error),
-
-    /// The first two bytes of a header are not the LPF magic `0xC1 0x4C`.
+pub enum DecodeError {
+    /// The first two bytes of a header are not the LPF magic `0xC1 0x4C`
+    /// (check 1).
     ///
     /// Fatal: the receiver cannot find frame boundaries in this stream.
-    #[error("bad magic {found:#06x} (expected 0xc14c){}", hint_suffix(.hint))]
+    /// Reported as soon as two bytes have arrived.
+    #[error("bad magic {found:#06x} (expected 0xc14c){}", HintSuffix(.hint))]
     BadMagic {
         /// The two bytes received, big-endian.
         found: u16,
-        /// A guess at what the peer is speaking instead, for log messages.
+        /// A guess at what the peer is speaking instead, for log messages
+        /// (not part of the canonical text).
         hint: Option<ForeignProtocol>,
     },
 
-    /// The version byte is not one this receiver speaks.
+    /// The version byte is not one this receiver speaks (check 2).
     ///
     /// Checked before the header CRC, so that a later version may change the
     /// rest of the header. Fatal.
@@ -138,8 +76,9 @@ pub enum Error {
         supported: u8,
     },
 
-    /// The header CRC does not match header bytes 0..12: some header byte
-    /// (flags, length, payload CRC or the CRC itself) was corrupted.
+    /// The header CRC does not match header bytes 0..12 (check 3): some
+    /// header byte (flags, length, payload CRC or the CRC itself) was
+    /// corrupted.
     ///
     /// Fatal: the length cannot be trusted, so the next frame boundary is
     /// unknown.
@@ -152,7 +91,7 @@ pub enum Error {
     },
 
     /// The header (with a valid CRC) sets a flag bit that this version does
-    /// not define. Fatal.
+    /// not define (check 4). Fatal.
     #[error("reserved flag bits set: {flags}")]
     ReservedFlags {
         /// The flags byte received.
@@ -160,7 +99,7 @@ pub enum Error {
     },
 
     /// A verified header declares a payload longer than the receiver's
-    /// [`max_read_frame_len`](crate::Config::max_read_frame_len).
+    /// [`max_read_frame_len`](crate::Config::max_read_frame_len) (check 5).
     ///
     /// Reported before any byte of the payload is waited for or any memory
     /// is reserved for it. Fatal: the receiver will not buffer the payload.
@@ -172,11 +111,11 @@ pub enum Error {
         max: u32,
     },
 
-    /// The payload does not match the CRC in its (intact) header.
+    /// The payload does not match the CRC in its (intact) header (check 6).
     ///
     /// **Not fatal**: the header was verified, so the length is trusted and
-    /// the stream is still in sync; the frame is dropped and the next call
-    /// returns the next frame.
+    /// the stream is still in sync; the frame has been consumed and dropped,
+    /// and the next call returns the next frame.
     #[error("payload checksum mismatch in a {len}-byte payload: header says {expected:#010x}, payload gives {actual:#010x}")]
     PayloadChecksum {
         /// The payload CRC carried in the header.
@@ -189,8 +128,9 @@ pub enum Error {
 
     /// The stream ended inside a frame; the partial frame is not delivered.
     ///
-    /// Fatal. (End of stream at a frame boundary is not an error: it is the
-    /// clean end, reported as `Ok(None)`.)
+    /// Fatal, and it stays so: bytes arriving after the end was reported
+    /// are never decoded. (End of stream at a frame boundary is not an
+    /// error: it is the clean end, reported as `Ok(None)`.)
     #[error("stream ended inside a frame: {missing} more {part} bytes were expected")]
     Truncated {
         /// The part of the frame that was being read.
@@ -198,35 +138,6 @@ pub enum Error {
         /// How many bytes of that part were still missing.
         missing: u32,
     },
-
-    /// The caller asked to send a payload longer than
-    /// [`max_write_frame_len`](crate::Config::max_write_frame_len) (or than
-    /// `u32::MAX`).
-    ///
-    /// Reported before any byte is written: the stream is still usable.
-    #[error("payload of {len} bytes exceeds the write limit of {max} bytes; nothing was written")]
-    EncodeTooLarge {
-        /// The payload length the caller passed.
-        len: usize,
-        /// The writer's limit.
-        max: u32,
-    },
-
-    /// The caller asked to send a frame with flag bits that LPF v1 does not
-    /// define. Nothing was written: the stream is still usable.
-    #[error("cannot send flags {flags}: LPF v1 defines no flag; nothing was written")]
-    EncodeFlags {
-        /// The flags the caller passed.
-        flags: Flags,
-    },
-
-    /// An earlier write failed part-way through a frame, so the stream now
-    /// ends in half a frame; the writer refuses to write more (the peer
-    /// would read the next frame's bytes as the rest of the broken one).
-    ///
-    /// Fatal.
-    #[error("writer is unusable: an earlier write failed inside a frame")]
-    WriterPoisoned,
 
     /// Recovery mode only ([`Config::recover`](crate::Config::recover)):
     /// `len` bytes starting at stream offset `offset` were skipped after
@@ -241,121 +152,257 @@ pub enum Error {
         offset: u64,
         /// Number of bytes skipped.
         len: u64,
-        /// The error that started the skip (a header-level error, or
-        /// [`Error::Truncated`] for a damaged tail at the end of the
-        /// stream).
-        cause: Box<Error>,
+        /// The error that started the skip: a header-level error
+        /// ([`is_header_level`](Self::is_header_level)), or
+        /// [`Truncated`](Self::Truncated) for a damaged tail at the end of
+        /// the stream.
+        cause: Box<DecodeError>,
     },
 }
 
-fn hint_suffix(hint: &Option<ForeignProtocol>) -> String {
-    match hint {
-        Some(h) => format!(": {h}"),
-        None => String::new(),
+struct HintSuffix<'a>(&'a Option<ForeignProtocol>);
+
+impl fmt::Display for HintSuffix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(h) => write!(f, ": {h}"),
+            None => Ok(()),
+        }
     }
+}
+
+impl DecodeError {
+    /// `true` when the stream cannot be decoded any further: every error
+    /// but [`PayloadChecksum`](Self::PayloadChecksum) (the frame is skipped)
+    /// and [`Skipped`](Self::Skipped) (recovery mode).
+    pub fn is_fatal(&self) -> bool {
+        !matches!(
+            self,
+            DecodeError::PayloadChecksum { .. } | DecodeError::Skipped { .. }
+        )
+    }
+
+    /// `true` for the errors of checks 1 to 5 (magic, version, header CRC,
+    /// flags, length over the limit), after which the frame boundaries are
+    /// lost: the errors after which [recovery mode](crate::Config::recover)
+    /// scans for the next header.
+    pub fn is_header_level(&self) -> bool {
+        matches!(
+            self,
+            DecodeError::BadMagic { .. }
+                | DecodeError::UnsupportedVersion { .. }
+                | DecodeError::HeaderChecksum { .. }
+                | DecodeError::ReservedFlags { .. }
+                | DecodeError::FrameTooLarge { .. }
+        )
+    }
+
+    /// The error's name in PROTOCOL.md section 4.2 (`"BadMagic"`,
+    /// `"PayloadChecksum"` ...): the first word of its
+    /// [canonical](Self::canonical) text.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DecodeError::BadMagic { .. } => "BadMagic",
+            DecodeError::UnsupportedVersion { .. } => "UnsupportedVersion",
+            DecodeError::HeaderChecksum { .. } => "HeaderChecksum",
+            DecodeError::ReservedFlags { .. } => "ReservedFlags",
+            DecodeError::FrameTooLarge { .. } => "FrameTooLarge",
+            DecodeError::PayloadChecksum { .. } => "PayloadChecksum",
+            DecodeError::Truncated { .. } => "Truncated",
+            DecodeError::Skipped { .. } => "Skipped",
+        }
+    }
+
+    /// The canonical text of PROTOCOL.md section 4.2, exactly as the test
+    /// vectors write it (`BadMagic found=0x4745`,
+    /// `Truncated part=payload missing=6` ...), for comparing
+    /// implementations. Formats without allocating.
+    ///
+    /// ```
+    /// use lpframe::DecodeError;
+    ///
+    /// let e = DecodeError::HeaderChecksum { expected: 0x7e440401, actual: 0x1234 };
+    /// assert_eq!(
+    ///     e.canonical().to_string(),
+    ///     "HeaderChecksum expected=0x7e440401 actual=0x00001234"
+    /// );
+    /// ```
+    pub fn canonical(&self) -> impl fmt::Display + '_ {
+        Canonical(self)
+    }
+}
+
+/// The canonical text of a [`DecodeError`]; see [`DecodeError::canonical`].
+struct Canonical<'a>(&'a DecodeError);
+
+impl fmt::Display for Canonical<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.0.name();
+        match self.0 {
+            DecodeError::BadMagic { found, .. } => write!(f, "{name} found={found:#06x}"),
+            DecodeError::UnsupportedVersion { found, supported } => {
+                write!(f, "{name} found={found} supported={supported}")
+            }
+            DecodeError::HeaderChecksum { expected, actual } => {
+                write!(f, "{name} expected={expected:#010x} actual={actual:#010x}")
+            }
+            DecodeError::ReservedFlags { flags } => write!(f, "{name} flags={:#04x}", flags.bits()),
+            DecodeError::FrameTooLarge { len, max } => write!(f, "{name} len={len} max={max}"),
+            DecodeError::PayloadChecksum {
+                expected,
+                actual,
+                len,
+            } => write!(
+                f,
+                "{name} expected={expected:#010x} actual={actual:#010x} len={len}"
+            ),
+            DecodeError::Truncated { part, missing } => {
+                write!(f, "{name} part={part} missing={missing}")
+            }
+            DecodeError::Skipped { offset, len, cause } => {
+                write!(
+                    f,
+                    "{name} offset={offset} len={len} cause={}",
+                    Canonical(cause)
+                )
+            }
+        }
+    }
+}
+
+/// What a sender refuses to encode. Nothing was written anywhere: the
+/// stream is still usable.
+///
+/// ```
+/// use lpframe::{encode_frame, EncodeError};
+///
+/// let mut out = Vec::new();
+/// let err = encode_frame(&[0u8; 10], 4, &mut out).unwrap_err();
+/// assert_eq!(err, EncodeError::TooLarge { len: 10, max: 4 });
+/// assert!(out.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The payload is longer than the sender's
+    /// [`max_write_frame_len`](crate::Config::max_write_frame_len) (or than
+    /// `u32::MAX`, which the header cannot express).
+    #[error("payload of {len} bytes exceeds the write limit of {max} bytes; nothing was written")]
+    TooLarge {
+        /// The payload length the caller passed.
+        len: usize,
+        /// The limit.
+        max: u32,
+    },
+
+    /// The frame sets flag bits that LPF v1 does not define.
+    #[error("cannot send flags {flags}: LPF v1 defines no flag; nothing was written")]
+    ReservedFlags {
+        /// The flags the caller passed.
+        flags: Flags,
+    },
+}
+
+/// The error of every path that does I/O: the blocking reader and writer
+/// and the tokio codecs. It wraps the plain-data protocol errors and adds
+/// the failures of the stream itself.
+///
+/// [`is_fatal`](Self::is_fatal) says whether the stream can still be used,
+/// and it is exact for the path that returned the error: a read timeout is
+/// retryable on the paths that keep their place and is reported as
+/// [`Desync`](Self::Desync) (fatal) by the exact [`read_frame`] once part of
+/// a frame was consumed.
+///
+/// Converts into [`std::io::Error`] for code that works in I/O errors.
+///
+/// [`read_frame`]: crate::read_frame
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The underlying reader or writer failed, and the path kept its place
+    /// in the stream (the frame boundary, or the part of a frame already
+    /// received, is unchanged).
+    ///
+    /// Retryable when the kind is [`WouldBlock`](io::ErrorKind::WouldBlock),
+    /// [`TimedOut`](io::ErrorKind::TimedOut) or
+    /// [`Interrupted`](io::ErrorKind::Interrupted): call again; fatal for
+    /// every other kind.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+
+    /// An I/O error struck after part of a frame had been read or written,
+    /// on a path that cannot resume a frame: [`read_frame`] (which keeps no
+    /// state between calls) or [`write_frame`]. The stream is no longer on
+    /// a frame boundary, whatever the kind of the I/O error (a read
+    /// timeout included): fatal.
+    ///
+    /// [`read_frame`]: crate::read_frame
+    /// [`write_frame`]: crate::write_frame
+    #[error("{io} after {done} bytes of a frame had been transferred: the stream is no longer on a frame boundary")]
+    Desync {
+        /// The I/O error.
+        io: io::Error,
+        /// How many bytes of the frame had been read or written.
+        done: u64,
+    },
+
+    /// The peer's bytes broke a protocol rule; see [`DecodeError`]. Fatal
+    /// unless [`DecodeError::is_fatal`] says otherwise.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+
+    /// The caller asked to send something LPF cannot carry; nothing was
+    /// written and the stream is still usable.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+
+    /// An earlier write failed part-way through a frame, so the stream now
+    /// ends in half a frame; the writer refuses to write more (the peer
+    /// would read the next frame's bytes as the rest of the broken one).
+    /// Fatal.
+    #[error("writer is unusable: an earlier write failed inside a frame")]
+    WriterPoisoned,
 }
 
 impl Error {
     /// `true` when the stream cannot be used any more after this error and
     /// the caller should close it.
     ///
-    /// Not fatal: [`PayloadChecksum`](Error::PayloadChecksum) (the frame is
-    /// skipped), [`Skipped`](Error::Skipped) (recovery mode), [`EncodeTooLarge`](Error::EncodeTooLarge) and
-    /// [`EncodeFlags`](Error::EncodeFlags) (nothing was written), and I/O
-    /// errors of kind `WouldBlock`, `TimedOut` or `Interrupted` (retry on a
-    /// path that keeps its place: [`FrameReader`](crate::FrameReader),
-    /// [`FrameWriter`](crate::FrameWriter), the tokio codec).
+    /// Not fatal: [`Decode`](Self::Decode) errors that are not
+    /// ([`DecodeError::is_fatal`]: a corrupt payload, a recovery skip),
+    /// [`Encode`](Self::Encode) (nothing was written), and
+    /// [`Io`](Self::Io) of kind `WouldBlock`, `TimedOut` or `Interrupted`
+    /// (call again: the path kept its place).
     ///
     /// ```
-    /// use lpframe::Error;
+    /// use lpframe::{DecodeError, Error};
+    /// use std::io;
     ///
-    /// assert!(!Error::PayloadChecksum { expected: 1, actual: 2, len: 3 }.is_fatal());
-    /// assert!(Error::HeaderChecksum { expected: 1, actual: 2 }.is_fatal());
-    /// let timeout = std::io::Error::from(std::io::ErrorKind::TimedOut);
-    /// assert!(!Error::Io(timeout).is_fatal());
+    /// let corrupt = DecodeError::PayloadChecksum { expected: 1, actual: 2, len: 3 };
+    /// assert!(!Error::from(corrupt).is_fatal());
+    /// assert!(!Error::from(io::Error::from(io::ErrorKind::TimedOut)).is_fatal());
+    /// let lost = Error::Desync { io: io::ErrorKind::TimedOut.into(), done: 7 };
+    /// assert!(lost.is_fatal());
     /// ```
     pub fn is_fatal(&self) -> bool {
         match self {
             Error::Io(e) => !is_retryable(e.kind()),
-            Error::PayloadChecksum { .. }
-            | Error::EncodeTooLarge { .. }
-            | Error::EncodeFlags { .. }
-            | Error::Skipped { .. } => false,
-            _ => true,
+            Error::Decode(e) => e.is_fatal(),
+            Error::Encode(_) => false,
+            Error::Desync { .. } | Error::WriterPoisoned => true,
         }
     }
 
-    /// `true` for the errors that make a receiver lose frame boundaries
-    /// (magic, version, header CRC, flags, length over the limit): the
-    /// errors after which [recovery mode](crate::Config::recover) scans
-    /// for the next header.
-    pub fn is_header_level(&self) -> bool {
-        matches!(
-            self,
-            Error::BadMagic { .. }
-                | Error::UnsupportedVersion { .. }
-                | Error::HeaderChecksum { .. }
-                | Error::ReservedFlags { .. }
-                | Error::FrameTooLarge { .. }
-        )
-    }
-
-    /// `true` for an I/O timeout (`WouldBlock` or `TimedOut`): nothing is
-    /// lost, the call may be repeated on a path that keeps its place.
+    /// `true` for [`Io`](Self::Io) of kind `WouldBlock` or `TimedOut`: a
+    /// read or write timeout after which nothing is lost; call again, or
+    /// close if the peer has been silent too long.
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Io(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
     }
-
-    /// A copy of a protocol error (used by a failed decoder to repeat its
-    /// error). I/O errors are copied by kind and message.
-    pub(crate) fn duplicate(&self) -> Error {
-        match self {
-            Error::Io(e) => Error::Io(io::Error::new(e.kind(), e.to_string())),
-            Error::BadMagic { found, hint } => Error::BadMagic {
-                found: *found,
-                hint: *hint,
-            },
-            Error::UnsupportedVersion { found, supported } => Error::UnsupportedVersion {
-                found: *found,
-                supported: *supported,
-            },
-            Error::HeaderChecksum { expected, actual } => Error::HeaderChecksum {
-                expected: *expected,
-                actual: *actual,
-            },
-            Error::ReservedFlags { flags } => Error::ReservedFlags { flags: *flags },
-            Error::FrameTooLarge { len, max } => Error::FrameTooLarge {
-                len: *len,
-                max: *max,
-            },
-            Error::PayloadChecksum {
-                expected,
-                actual,
-                len,
-            } => Error::PayloadChecksum {
-                expected: *expected,
-                actual: *actual,
-                len: *len,
-            },
-            Error::Truncated { part, missing } => Error::Truncated {
-                part: *part,
-                missing: *missing,
-            },
-            Error::EncodeTooLarge { len, max } => Error::EncodeTooLarge {
-                len: *len,
-                max: *max,
-            },
-            Error::EncodeFlags { flags } => Error::EncodeFlags { flags: *flags },
-            Error::WriterPoisoned => Error::WriterPoisoned,
-            Error::Skipped { offset, len, cause } => Error::Skipped {
-                offset: *offset,
-                len: *len,
-                cause: Box::new(cause.duplicate()),
-            },
-        }
-    }
 }
 
+/// The kinds of I/O error after which a path that keeps its place may call
+/// again.
 pub(crate) fn is_retryable(kind: io::ErrorKind) -> bool {
     matches!(
         kind,
@@ -363,25 +410,88 @@ pub(crate) fn is_retryable(kind: io::ErrorKind) -> bool {
     )
 }
 
-/// Converts for callers that work in `std::io::Error` (e.g. a `Framed`
-/// stream used where an `io::Error` is expected).
+/// For callers that work in `std::io::Error` (e.g. a `Framed` stream used
+/// where an `io::Error` is expected).
 ///
-/// [`Error::Io`] is unwrapped; [`Error::Truncated`] becomes
-/// `UnexpectedEof`; encode-side rejections become `InvalidInput`; every
-/// other protocol error becomes `InvalidData` with the typed [`Error`] as
-/// its inner error, so `get_ref()`/`downcast` recovers it.
+/// [`Error::Io`] is unwrapped. Every other error becomes an `io::Error`
+/// whose inner error is the typed [`Error`] (`get_ref()` / `downcast`
+/// recover it), with the kind `UnexpectedEof` for
+/// [`DecodeError::Truncated`], `InvalidData` for the other decode errors,
+/// `InvalidInput` for [`Error::Encode`], `BrokenPipe` for
+/// [`Error::WriterPoisoned`] and `Other` for [`Error::Desync`].
+///
+/// ```
+/// use lpframe::{DecodeError, Error};
+/// use std::io;
+///
+/// let e = io::Error::from(Error::from(DecodeError::FrameTooLarge { len: 9, max: 8 }));
+/// assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+/// let inner = e.get_ref().and_then(|i| i.downcast_ref::<Error>());
+/// assert!(matches!(inner, Some(Error::Decode(DecodeError::FrameTooLarge { len: 9, max: 8 }))));
+/// ```
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         let kind = match &e {
-            Error::Io(_) => io::ErrorKind::Other,
-            Error::Truncated { .. } => io::ErrorKind::UnexpectedEof,
-            Error::EncodeTooLarge { .. } | Error::EncodeFlags { .. } => io::ErrorKind::InvalidInput,
+            Error::Io(_) | Error::Desync { .. } => io::ErrorKind::Other,
+            Error::Decode(DecodeError::Truncated { .. }) => io::ErrorKind::UnexpectedEof,
+            Error::Decode(_) => io::ErrorKind::InvalidData,
+            Error::Encode(_) => io::ErrorKind::InvalidInput,
             Error::WriterPoisoned => io::ErrorKind::BrokenPipe,
-            _ => io::ErrorKind::InvalidData,
         };
         match e {
             Error::Io(inner) => inner,
             other => io::Error::new(kind, other),
         }
+    }
+}
+
+/// A [`FrameWriter`](crate::FrameWriter) that could not be unwrapped because
+/// flushing it failed, returned with the error so that nothing is lost: on
+/// a retryable error, take the writer back with
+/// [`into_writer`](Self::into_writer) and try again (as with std's
+/// `BufWriter::into_inner`).
+#[derive(Debug)]
+pub struct IntoInnerError<W> {
+    writer: W,
+    error: Error,
+}
+
+impl<W> IntoInnerError<W> {
+    pub(crate) fn new(writer: W, error: Error) -> Self {
+        IntoInnerError { writer, error }
+    }
+
+    /// The error that stopped the flush.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The writer, with every unsent byte still queued in it.
+    pub fn into_writer(self) -> W {
+        self.writer
+    }
+
+    /// The writer and the error.
+    pub fn into_parts(self) -> (W, Error) {
+        (self.writer, self.error)
+    }
+}
+
+impl<W> fmt::Display for IntoInnerError<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "could not flush the writer: {}", self.error)
+    }
+}
+
+/// The message includes the error's, so `source()` is not set (an error
+/// chain printer would show it twice).
+impl<W: fmt::Debug> std::error::Error for IntoInnerError<W> {}
+
+/// For `?` where the writer is no longer wanted: keeps the error, drops the
+/// writer and what was still queued in it (as std's
+/// `From<IntoInnerError<W>> for io::Error` does).
+impl<W> From<IntoInnerError<W>> for Error {
+    fn from(e: IntoInnerError<W>) -> Error {
+        e.error
     }
 }

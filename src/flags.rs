@@ -5,9 +5,9 @@ use std::fmt;
 /// The flags byte of an LPF header (byte 3).
 ///
 /// LPF v1 defines **no** flag: a v1 receiver rejects a header with any bit
-/// set ([`Error::ReservedFlags`](crate::Error::ReservedFlags)), and a v1
+/// set ([`DecodeError::ReservedFlags`](crate::DecodeError::ReservedFlags)), and a v1
 /// sender refuses to encode one
-/// ([`Error::EncodeFlags`](crate::Error::EncodeFlags)). The type exists so
+/// ([`EncodeError::ReservedFlags`](crate::EncodeError::ReservedFlags)). The type exists so
 /// that a later protocol version can name its flags without changing the
 /// shape of [`Frame`](crate::Frame), and so that a rejected byte is printed
 /// readably.

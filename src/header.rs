@@ -1,5 +1,6 @@
-//! The LPF v1 header: constants and the only place where bytes become header
-//! fields and back. Pure: no I/O, no allocation.
+//! The LPF v1 header: its constants, and the one place where bytes become
+//! header fields and back (and where checks 1 to 6 of PROTOCOL.md section 4
+//! are made). Pure: no I/O, no allocation.
 //!
 //! ```text
 //!  0                   1                   2                   3
@@ -15,13 +16,14 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 //!
-//! All integers are big-endian. See `PROTOCOL.md` for the normative text.
-
-use std::sync::OnceLock;
+//! All integers are big-endian, read and written with `byteorder`.
 
 use byteorder::{BigEndian, ByteOrder};
 
-use crate::{Error, Flags, ForeignProtocol};
+use crate::{
+    checksum::{header_crc, payload_crc, V1_PREFIX},
+    DecodeError, EncodeError, Flags, ForeignProtocol,
+};
 
 /// The two magic bytes that start every frame.
 pub const MAGIC: [u8; 2] = [0xC1, 0x4C];
@@ -30,173 +32,114 @@ pub const VERSION: u8 = 1;
 /// The size of the fixed header, in bytes.
 pub const HEADER_LEN: usize = 16;
 
-/// The number of leading header bytes covered by `header_crc`.
-pub const CRC_COVERED: usize = 12;
-
-/// Slicing-by-4 tables for CRC-32 (ISO-HDLC, reflected polynomial
-/// 0xEDB88320), built at compile time: `TABLES[0]` is the classic
-/// byte-at-a-time table, `TABLES[k][i]` advances `TABLES[k-1][i]` by one
-/// more zero byte. (A `static`, so that every lookup reads the one copy;
-/// the constant is for compile-time evaluation.)
-static TABLES: [[u32; 256]; 4] = CONST_TABLES;
-const CONST_TABLES: [[u32; 256]; 4] = make_tables();
-
-const fn make_tables() -> [[u32; 256]; 4] {
-    let mut t = [[0u32; 256]; 4];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0xEDB8_8320
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        t[0][i] = c;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 256 {
-        let mut k = 1;
-        while k < 4 {
-            let prev = t[k - 1][i];
-            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xFF) as usize];
-            k += 1;
-        }
-        i += 1;
-    }
-    t
-}
-
-/// One slicing-by-4 step: the CRC register after four more input bytes,
-/// given as the big-endian number they spell (the header's own fields).
-/// CRC-32 here is reflected, so the bytes enter least significant first:
-/// `from_le_bytes(x.to_be_bytes())` is `x.swap_bytes()`.
-#[inline(always)]
-const fn crc_step(t: &[[u32; 256]; 4], crc: u32, be_word: u32) -> u32 {
-    let w = crc ^ be_word.swap_bytes();
-    t[3][(w & 0xFF) as usize]
-        ^ t[2][((w >> 8) & 0xFF) as usize]
-        ^ t[1][((w >> 16) & 0xFF) as usize]
-        ^ t[0][(w >> 24) as usize]
-}
-
-/// The first four bytes of every valid v1 header (magic, version 1, no
-/// flags), as a big-endian number.
-const V1_PREFIX: u32 = u32::from_be_bytes([MAGIC[0], MAGIC[1], VERSION, 0]);
-
-/// The CRC register after [`V1_PREFIX`], computed at compile time: a
-/// header that starts with it needs two table steps instead of three.
-const V1_PREFIX_STATE: u32 = crc_step(&CONST_TABLES, !0, V1_PREFIX);
-
-/// CRC-32 of the 12 bytes a header CRC covers — equal to
-/// `crc32fast::hash(bytes)` on every input (property-tested), but about
-/// twice as fast for this fixed size: crc32fast's SIMD path needs longer
-/// inputs, and its setup dominates at 12 bytes. Three slicing-by-4 steps,
-/// no loop over the input length; two when the header starts with the
-/// fixed v1 prefix (magic, version 1, no flags), whose contribution is a
-/// compile-time constant.
+/// The six fields of a 16-byte LPF header, as they are on the wire.
+///
+/// [`Header::from_bytes`] reads any 16 bytes into fields without judging
+/// them (for tools that show what arrived, field by field);
+/// [`verify`](Header::verify) then makes checks 1 to 5 of PROTOCOL.md
+/// section 4 in their order, and [`verify_payload`](Header::verify_payload)
+/// check 6. [`Header::parse`] does the first two at once. A header for
+/// sending is built by [`Header::for_payload`], and
+/// [`to_bytes`](Header::to_bytes) writes any header back byte for byte.
 ///
 /// ```
-/// let bytes = [0xC1, 0x4C, 1, 0, 0, 0, 0, 5, 0x36, 0x10, 0xa6, 0x86];
-/// assert_eq!(lpframe::header::header_crc(&bytes), crc32fast::hash(&bytes));
-/// assert_eq!(lpframe::header::header_crc(&bytes), 0x7e44_0401);
-/// ```
-#[inline]
-pub fn header_crc(bytes: &[u8; CRC_COVERED]) -> u32 {
-    let [a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3] = *bytes;
-    header_crc_of_fields(
-        u32::from_be_bytes([a0, a1, a2, a3]),
-        u32::from_be_bytes([b0, b1, b2, b3]),
-        u32::from_be_bytes([c0, c1, c2, c3]),
-    )
-}
-
-/// [`header_crc`] of the three big-endian words of bytes 0..12 (magic,
-/// version and flags; length; payload CRC), computed in registers: the
-/// encoder never stores the 12 bytes just to read them back.
-#[inline]
-fn header_crc_of_fields(prefix: u32, len: u32, payload_crc: u32) -> u32 {
-    let crc = if prefix == V1_PREFIX {
-        V1_PREFIX_STATE
-    } else {
-        crc_step(&TABLES, !0, prefix)
-    };
-    let crc = crc_step(&TABLES, crc, len);
-    !crc_step(&TABLES, crc, payload_crc)
-}
-
-/// CRC-32 of a payload: `crc32fast::hash(payload)`, without its per-call
-/// CPU feature detection.
-///
-/// `crc32fast::hash` builds a new `Hasher` on every call, and that asks the
-/// CPU-feature cache three times (about 50 instructions, a quarter of the
-/// whole cost of a 64-byte payload's CRC). The hasher it would build is the
-/// same every time, so it is built once and cloned (a 16-byte copy).
-/// Equal to `crc32fast::hash` on every input (property-tested in
-/// `tests/header_crc.rs`).
-///
-/// ```
-/// assert_eq!(lpframe::header::payload_crc(b"hello"), crc32fast::hash(b"hello"));
-/// ```
-#[inline]
-pub fn payload_crc(payload: &[u8]) -> u32 {
-    static PROTOTYPE: OnceLock<crc32fast::Hasher> = OnceLock::new();
-    let mut hasher = PROTOTYPE.get_or_init(crc32fast::Hasher::new).clone();
-    hasher.update(payload);
-    hasher.finalize()
-}
-
-/// A verified LPF header.
-///
-/// Obtained from [`Header::parse`] (which checks magic, version, header CRC,
-/// flags and length, in that order) or built by
-/// [`Header::for_payload`]; turned back into bytes by [`Header::to_bytes`].
-///
-/// ```
-/// use lpframe::header::{Header, HEADER_LEN};
+/// use lpframe::{Header, HEADER_LEN};
 ///
 /// let header = Header::for_payload(b"hello").unwrap();
 /// let bytes: [u8; HEADER_LEN] = header.to_bytes();
 /// assert_eq!(&bytes[..4], &[0xC1, 0x4C, 0x01, 0x00]);
-/// assert_eq!(Header::parse(&bytes, u32::MAX).unwrap(), header);
+/// assert_eq!(header.header_crc, 0x7e44_0401);
+/// assert_eq!(Header::parse(&bytes, 5).unwrap(), header);
+///
+/// // A version-2 header is read into fields, and its CRC can be judged on
+/// // its own, although the header fails check 2.
+/// let mut v2 = bytes;
+/// v2[2] = 2;
+/// let fields = Header::from_bytes(&v2);
+/// assert_eq!(fields.version, 2);
+/// assert!(fields.verify(u32::MAX).is_err());
+/// assert_ne!(fields.header_crc, fields.computed_header_crc());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Header {
-    /// The flags byte (always empty in a valid v1 header).
+    /// Bytes 0..2: `MAGIC` in a valid header.
+    pub magic: [u8; 2],
+    /// Byte 2: `VERSION` (1) in a header this crate accepts.
+    pub version: u8,
+    /// Byte 3: empty in a valid v1 header.
     pub flags: Flags,
-    /// The payload length in bytes.
+    /// Bytes 4..8: the payload length.
     pub len: u32,
-    /// The CRC-32 of the payload.
+    /// Bytes 8..12: the CRC-32 of the payload.
     pub payload_crc: u32,
+    /// Bytes 12..16: the CRC-32 of bytes 0..12.
+    pub header_crc: u32,
 }
 
 impl Header {
-    /// The header for `payload` with no flags: its length and CRC-32.
+    /// The v1 header for `payload` with no flags: its length and both CRCs.
     ///
     /// # Errors
-    /// [`Error::EncodeTooLarge`] if the payload is longer than `u32::MAX`.
-    pub fn for_payload(payload: &[u8]) -> Result<Header, Error> {
-        let len = u32::try_from(payload.len()).map_err(|_| Error::EncodeTooLarge {
+    /// [`EncodeError::TooLarge`] if the payload is longer than `u32::MAX`.
+    pub fn for_payload(payload: &[u8]) -> Result<Header, EncodeError> {
+        let len = u32::try_from(payload.len()).map_err(|_| EncodeError::TooLarge {
             len: payload.len(),
             max: u32::MAX,
         })?;
-        Ok(Header {
-            flags: Flags::empty(),
-            len,
-            payload_crc: payload_crc(payload),
-        })
+        Ok(Header::v1(Flags::empty(), len, payload_crc(payload)))
     }
 
-    /// The 16 wire bytes of this header, including its header CRC.
+    /// A valid v1 header (magic, version 1, no flags, its header CRC)
+    /// declaring a payload of `len` bytes whose CRC-32 is `payload_crc`: for
+    /// writing a header ahead of a payload that is not in memory yet, and
+    /// for tests and tools that send a header on its own (one declaring more
+    /// than a receiver's limit, say).
+    ///
+    /// ```
+    /// let h = lpframe::Header::new(5, crc32fast::hash(b"hello"));
+    /// assert_eq!(h, lpframe::Header::for_payload(b"hello").unwrap());
+    /// assert!(h.verify(4).is_err()); // over a limit of 4
+    /// ```
+    pub fn new(len: u32, payload_crc: u32) -> Header {
+        Header::v1(Flags::empty(), len, payload_crc)
+    }
+
+    /// A v1 header with these fields and its header CRC.
+    #[inline(always)]
+    pub(crate) fn v1(flags: Flags, len: u32, payload_crc: u32) -> Header {
+        let prefix = BigEndian::read_u32(&[MAGIC[0], MAGIC[1], VERSION, flags.bits()]);
+        Header {
+            magic: MAGIC,
+            version: VERSION,
+            flags,
+            len,
+            payload_crc,
+            header_crc: header_crc(prefix, len, payload_crc),
+        }
+    }
+
+    /// Reads 16 bytes into fields, checking nothing.
+    #[inline]
+    pub fn from_bytes(bytes: &[u8; HEADER_LEN]) -> Header {
+        let [m0, m1, version, flags, ..] = *bytes;
+        // Constant ranges of a fixed-size array: checked at compile time.
+        Header {
+            magic: [m0, m1],
+            version,
+            flags: Flags::from_bits_retain(flags),
+            len: BigEndian::read_u32(&bytes[4..8]),
+            payload_crc: BigEndian::read_u32(&bytes[8..12]),
+            header_crc: BigEndian::read_u32(&bytes[12..16]),
+        }
+    }
+
+    /// The 16 wire bytes of this header, every field as it is (a header read
+    /// by [`from_bytes`](Self::from_bytes) is written back unchanged).
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
-        let [hi, lo] = self.to_words();
         let mut b = [0u8; HEADER_LEN];
-        b[..8].copy_from_slice(&hi.to_be_bytes());
-        b[8..].copy_from_slice(&lo.to_be_bytes());
+        let [hi, lo] = self.to_words();
+        BigEndian::write_u64(&mut b[..8], hi);
+        BigEndian::write_u64(&mut b[8..], lo);
         b
     }
 
@@ -205,62 +148,92 @@ impl Header {
     /// The encoders write these with two 8-byte stores: building the 16
     /// bytes piecewise on the stack and copying them out made every frame
     /// wait on failed store-to-load forwarding (perf annotate: the three
-    /// hottest instructions of `encode_payload`, 60 % of its samples).
-    #[inline]
+    /// hottest instructions of the encoder, 60 % of its samples).
+    #[inline(always)]
     pub(crate) fn to_words(self) -> [u64; 2] {
-        let prefix = u32::from_be_bytes([MAGIC[0], MAGIC[1], VERSION, self.flags.bits()]);
-        let crc = header_crc_of_fields(prefix, self.len, self.payload_crc);
         [
-            (u64::from(prefix) << 32) | u64::from(self.len),
-            (u64::from(self.payload_crc) << 32) | u64::from(crc),
+            (u64::from(self.prefix()) << 32) | u64::from(self.len),
+            (u64::from(self.payload_crc) << 32) | u64::from(self.header_crc),
         ]
     }
 
-    /// Parses and verifies a complete header, in the order PROTOCOL.md
-    /// prescribes: magic, version, header CRC, flags, then `len` against
-    /// `max_len`.
-    ///
-    /// # Errors
-    /// [`Error::BadMagic`], [`Error::UnsupportedVersion`],
-    /// [`Error::HeaderChecksum`], [`Error::ReservedFlags`] or
-    /// [`Error::FrameTooLarge`]: the first check that fails.
-    pub fn parse(bytes: &[u8; HEADER_LEN], max_len: u32) -> Result<Header, Error> {
-        check_prefix(bytes)?;
-        // Fixed-size array: these constant ranges are checked at compile time.
-        let expected = BigEndian::read_u32(&bytes[CRC_COVERED..]);
-        let actual = header_crc_of_fields(
-            BigEndian::read_u32(&bytes[..4]),
-            BigEndian::read_u32(&bytes[4..8]),
-            BigEndian::read_u32(&bytes[8..12]),
-        );
-        if expected != actual {
-            return Err(Error::HeaderChecksum { expected, actual });
-        }
-        let flags = Flags::from_bits_retain(bytes[3]);
-        if flags.reserved_bits() != 0 {
-            return Err(Error::ReservedFlags { flags });
-        }
-        let len = BigEndian::read_u32(&bytes[4..8]);
-        if len > max_len {
-            return Err(Error::FrameTooLarge { len, max: max_len });
-        }
-        Ok(Header {
-            flags,
-            len,
-            payload_crc: BigEndian::read_u32(&bytes[8..12]),
-        })
+    /// Bytes 0..4 as a big-endian number.
+    #[inline]
+    fn prefix(&self) -> u32 {
+        BigEndian::read_u32(&[
+            self.magic[0],
+            self.magic[1],
+            self.version,
+            self.flags.bits(),
+        ])
     }
 
-    /// Verifies `payload` against this header's payload CRC.
+    /// The CRC-32 of this header's bytes 0..12, to compare with
+    /// [`header_crc`](Self::header_crc) (check 3).
+    #[inline]
+    pub fn computed_header_crc(&self) -> u32 {
+        header_crc(self.prefix(), self.len, self.payload_crc)
+    }
+
+    /// Checks 1 to 5 of PROTOCOL.md section 4, in its order: magic, version,
+    /// header CRC, flags, then `len` against `max_len`.
     ///
     /// # Errors
-    /// [`Error::PayloadChecksum`] on a mismatch.
-    pub fn verify_payload(&self, payload: &[u8]) -> Result<(), Error> {
+    /// [`DecodeError::BadMagic`], [`UnsupportedVersion`],
+    /// [`HeaderChecksum`], [`ReservedFlags`] or [`FrameTooLarge`]: the first
+    /// check that fails.
+    ///
+    /// [`UnsupportedVersion`]: DecodeError::UnsupportedVersion
+    /// [`HeaderChecksum`]: DecodeError::HeaderChecksum
+    /// [`ReservedFlags`]: DecodeError::ReservedFlags
+    /// [`FrameTooLarge`]: DecodeError::FrameTooLarge
+    pub fn verify(&self, max_len: u32) -> Result<(), DecodeError> {
+        check(
+            self.prefix(),
+            self.len,
+            self.payload_crc,
+            self.header_crc,
+            max_len,
+        )
+        .map_err(|failed| failed.into_error(&self.to_bytes()))
+    }
+
+    /// Reads and verifies a complete header: [`from_bytes`](Self::from_bytes)
+    /// then [`verify`](Self::verify), as one pass over the four words.
+    ///
+    /// # Errors
+    /// As [`verify`](Self::verify).
+    #[inline]
+    pub fn parse(bytes: &[u8; HEADER_LEN], max_len: u32) -> Result<Header, DecodeError> {
+        // Constant ranges of a fixed-size array: checked at compile time.
+        let prefix = BigEndian::read_u32(&bytes[..4]);
+        let len = BigEndian::read_u32(&bytes[4..8]);
+        let payload_crc = BigEndian::read_u32(&bytes[8..12]);
+        let header_crc = BigEndian::read_u32(&bytes[12..16]);
+        match check(prefix, len, payload_crc, header_crc, max_len) {
+            Ok(()) => Ok(Header {
+                magic: MAGIC,
+                version: VERSION,
+                flags: Flags::from_bits_retain(prefix as u8),
+                len,
+                payload_crc,
+                header_crc,
+            }),
+            Err(failed) => Err(failed.into_error(bytes)),
+        }
+    }
+
+    /// Check 6: `payload` against this header's payload CRC.
+    ///
+    /// # Errors
+    /// [`DecodeError::PayloadChecksum`] on a mismatch.
+    #[inline]
+    pub fn verify_payload(&self, payload: &[u8]) -> Result<(), DecodeError> {
         let actual = payload_crc(payload);
         if actual == self.payload_crc {
             Ok(())
         } else {
-            Err(Error::PayloadChecksum {
+            Err(DecodeError::PayloadChecksum {
                 expected: self.payload_crc,
                 actual,
                 len: self.len,
@@ -269,26 +242,85 @@ impl Header {
     }
 }
 
-/// Checks the magic and version in the first bytes of a header that may not
-/// have fully arrived yet, so a peer speaking another protocol is rejected
-/// after two or three bytes instead of being waited on for sixteen.
+/// Which of checks 1 to 5 failed; the error itself is built out of line
+/// (it is the cold path, and the magic's hint needs the bytes).
+enum Failed {
+    /// Check 1 or 2.
+    Prefix,
+    HeaderChecksum {
+        expected: u32,
+        actual: u32,
+    },
+    ReservedFlags(u8),
+    TooLarge {
+        len: u32,
+        max: u32,
+    },
+}
+
+impl Failed {
+    #[cold]
+    fn into_error(self, bytes: &[u8; HEADER_LEN]) -> DecodeError {
+        match self {
+            Failed::Prefix => match check_prefix(bytes) {
+                Err(e) => e,
+                // `check` found the prefix wrong, so `check_prefix` does too.
+                Ok(()) => DecodeError::BadMagic {
+                    found: BigEndian::read_u16(&bytes[..2]),
+                    hint: None,
+                },
+            },
+            Failed::HeaderChecksum { expected, actual } => {
+                DecodeError::HeaderChecksum { expected, actual }
+            }
+            Failed::ReservedFlags(bits) => DecodeError::ReservedFlags {
+                flags: Flags::from_bits_retain(bits),
+            },
+            Failed::TooLarge { len, max } => DecodeError::FrameTooLarge { len, max },
+        }
+    }
+}
+
+/// Checks 1 to 5 on the four header words, in PROTOCOL.md's order. Magic
+/// and version are one masked compare of the first word.
+#[inline(always)]
+fn check(prefix: u32, len: u32, payload_crc: u32, header_crc: u32, max: u32) -> Result<(), Failed> {
+    if prefix & 0xFFFF_FF00 != V1_PREFIX {
+        return Err(Failed::Prefix);
+    }
+    let actual = crate::checksum::header_crc(prefix, len, payload_crc);
+    if actual != header_crc {
+        return Err(Failed::HeaderChecksum {
+            expected: header_crc,
+            actual,
+        });
+    }
+    let flags = prefix as u8;
+    if flags & !Flags::DEFINED_V1 != 0 {
+        return Err(Failed::ReservedFlags(flags));
+    }
+    if len > max {
+        return Err(Failed::TooLarge { len, max });
+    }
+    Ok(())
+}
+
+/// Checks 1 and 2 on the first bytes of a header that may not have fully
+/// arrived yet, so that a peer speaking another protocol is refused after
+/// two or three bytes instead of being waited on for sixteen.
 ///
 /// Bytes past the version are ignored; fewer than two bytes always pass.
-///
-/// # Errors
-/// [`Error::BadMagic`] or [`Error::UnsupportedVersion`].
-pub fn check_prefix(prefix: &[u8]) -> Result<(), Error> {
+pub(crate) fn check_prefix(prefix: &[u8]) -> Result<(), DecodeError> {
     if let [m0, m1, rest @ ..] = prefix {
         if [*m0, *m1] != MAGIC {
-            let head = prefix.get(..HEADER_LEN).unwrap_or(prefix);
-            return Err(Error::BadMagic {
-                found: u16::from_be_bytes([*m0, *m1]),
-                hint: ForeignProtocol::detect(head),
+            return Err(DecodeError::BadMagic {
+                found: BigEndian::read_u16(&[*m0, *m1]),
+                hint: ForeignProtocol::detect(prefix.get(..HEADER_LEN).unwrap_or(prefix)),
             });
         }
         if let Some(&found) = rest.first() {
             if found != VERSION {
-                return Err(Error::UnsupportedVersion {
+                return Err(DecodeError::UnsupportedVersion {
                     found,
                     supported: VERSION,
                 });

@@ -6,7 +6,7 @@
 //! CRC-32, header CRC-32; big-endian) followed by the payload. The header
 //! CRC is checked before the length is trusted, so a corrupted length is
 //! caught at once instead of being waited on or allocated for. The wire
-//! format is specified in `PROTOCOL.md`.
+//! format is specified in [`PROTOCOL.md`](crate::spec).
 //!
 //! ```text
 //! +--------+---------+-------+--------+-------------+------------+---------+
@@ -17,28 +17,37 @@
 //!
 //! ## Paths, one core
 //!
-//! - [`header`]: the only place bytes become header fields (pure, no I/O).
 //! - [`FrameDecoder`]: the one incremental decoder over `BytesMut`; every
-//!   reading path is a loop around it. [`decode_slice`] decodes borrowed
-//!   frames from a slice with no reference counting.
+//!   reading path is a loop around it, and it alone owns the frame in
+//!   progress. [`decode_slice`] decodes borrowed frames from a slice with
+//!   no reference counting. [`Header`]: the only place bytes become header
+//!   fields, and where the checks are made (pure, no I/O).
 //! - [`encode_frame`] / [`encode_header`]: the one serializer.
 //! - Feature `tokio` (default): [`FrameCodec`] for
-//!   `tokio_util::codec::Framed`, and [`FrameResultCodec`] which delivers
-//!   corrupt frames as items instead of pausing the stream.
-//! - Std only: [`read_frame`] / [`write_frame`] (exact reads, no payload
-//!   copy on write) and [`FrameReader`] / [`FrameWriter`] (buffered; survive
-//!   read timeouts).
+//!   `tokio_util::codec::Framed`, which yields each frame, or the report of
+//!   a dropped one, as an item; [`PayloadCodec`], a drop-in replacement for
+//!   `LengthDelimitedCodec` (`BytesMut` items, `io::Error`; tokio-serde
+//!   plugs into it).
+//! - Std only: [`read_frame`] / [`write_frame`] (exact: never a byte past
+//!   the frame, no payload copy on write) and [`FrameReader`] /
+//!   [`FrameWriter`] (buffered; survive read and write timeouts).
 //!
 //! ## Errors
 //!
-//! Every path reports the same typed [`Error`]. [`Error::is_fatal`] says
-//! whether the stream is still usable: a corrupt payload under an intact
-//! header costs that frame only; any header-level error ends the stream.
+//! What a receiver finds wrong with the bytes is a [`DecodeError`], plain
+//! data with the numbers in it (`FrameTooLarge { len, max }`,
+//! `PayloadChecksum { expected, actual, len }` ...); what a sender refuses
+//! is an [`EncodeError`]; the paths that do I/O return an [`Error`] that
+//! wraps both and adds the stream's own failures. [`Error::is_fatal`] says
+//! whether the stream is still usable, exactly, for the path that returned
+//! it: a corrupt payload under an intact header costs that frame only; a
+//! read timeout costs nothing on the paths that keep their place; any
+//! header-level error ends the stream.
 //!
 //! ## Example (std)
 //!
 //! ```
-//! use lpframe::{read_frame, write_frame, Error};
+//! use lpframe::{read_frame, write_frame, DecodeError, Error};
 //!
 //! let mut wire = Vec::new();
 //! write_frame(&mut wire, b"hello")?;
@@ -46,30 +55,76 @@
 //! write_frame(&mut wire, b"world")?;
 //!
 //! let mut r = &wire[..];
-//! assert!(matches!(read_frame(&mut r), Err(Error::PayloadChecksum { len: 5, .. })));
-//! assert_eq!(read_frame(&mut r)?.unwrap().payload(), &b"world"[..]);
-//! assert!(read_frame(&mut r)?.is_none());
+//! let err = read_frame(&mut r).unwrap_err();
+//! assert!(matches!(err, Error::Decode(DecodeError::PayloadChecksum { len: 5, .. })));
+//! assert!(!err.is_fatal()); // that frame is lost, the stream is not
+//! assert_eq!(&read_frame(&mut r)?.unwrap()[..], b"world");
+//! assert!(read_frame(&mut r)?.is_none()); // the clean end
 //! # Ok::<(), Error>(())
 //! ```
+//!
+//! ## Example (tokio)
+//!
+#![cfg_attr(feature = "tokio", doc = "```")]
+#![cfg_attr(not(feature = "tokio"), doc = "```ignore")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), lpframe::Error> {
+//! use bytes::Bytes;
+//! use futures::{SinkExt, TryStreamExt};
+//! use lpframe::FrameCodec;
+//! use tokio_util::codec::Framed;
+//!
+//! let (client, server) = tokio::io::duplex(4096);
+//! let mut client = Framed::new(client, FrameCodec::new());
+//! let mut server = Framed::new(server, FrameCodec::new());
+//!
+//! client.send(Bytes::from_static(b"ping")).await?;
+//! // `?` ends the loop on a fatal error; a dropped frame is an item.
+//! while let Some(item) = server.try_next().await? {
+//!     match item {
+//!         Ok(frame) => {
+//!             assert_eq!(&frame[..], b"ping");
+//!             break;
+//!         }
+//!         Err(dropped) => eprintln!("dropped a frame: {dropped}"),
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+// Links to the tokio-only items: intra-doc with the feature, docs.rs
+// without it (so that a std-only `cargo doc` has no broken link).
+#![cfg_attr(
+    feature = "tokio",
+    doc = "[`FrameCodec`]: crate::FrameCodec\n[`PayloadCodec`]: crate::PayloadCodec"
+)]
+#![cfg_attr(
+    not(feature = "tokio"),
+    doc = "[`FrameCodec`]: https://docs.rs/lpframe/latest/lpframe/struct.FrameCodec.html\n\
+           [`PayloadCodec`]: https://docs.rs/lpframe/latest/lpframe/struct.PayloadCodec.html"
+)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod blocking;
+mod checksum;
 mod config;
 mod decode;
 mod encode;
 mod error;
 mod flags;
+mod foreign;
 mod frame;
-pub mod header;
+mod header;
 
 #[cfg(feature = "tokio")]
 mod codec;
 
-// The fuzz targets' property checks (see fuzz/README.md); compiled only by
-// cargo-fuzz, which sets `--cfg fuzzing`. tests/fuzz_replay.rs includes the
-// same file on stable. It names the crate `lpframe::`, like an outside user.
+// The one "run these bytes through every path" harness, behind the fuzz
+// targets (see fuzz/README.md); compiled only by cargo-fuzz, which sets
+// `--cfg fuzzing`. The tests include the same file on stable. It names the
+// crate `lpframe::`, like an outside user.
 #[cfg(fuzzing)]
 extern crate self as lpframe;
 #[cfg(fuzzing)]
@@ -80,19 +135,21 @@ pub use blocking::{
     read_frame, read_frame_with, write_frame, write_frame_with, FrameReader, FrameWriter,
 };
 #[cfg(feature = "tokio")]
-pub use codec::{FrameCodec, FrameResultCodec};
+pub use codec::{FrameCodec, PayloadCodec};
 pub use config::{Config, DEFAULT_MAX_FRAME_LEN};
 pub use decode::{decode_slice, FrameDecoder};
 pub use encode::{encode_frame, encode_header};
-pub use error::{Error, ForeignProtocol, FramePart};
+pub use error::{DecodeError, EncodeError, Error, FramePart, IntoInnerError};
 pub use flags::Flags;
+pub use foreign::ForeignProtocol;
 pub use frame::{Frame, FrameRef};
-pub use header::{HEADER_LEN, MAGIC, VERSION};
+pub use header::{Header, HEADER_LEN, MAGIC, VERSION};
 
-/// `PROTOCOL.md`, compiled as doctests so that its examples cannot rot.
-#[cfg(doctest)]
 #[doc = include_str!("../PROTOCOL.md")]
-pub struct ProtocolSpec;
+pub mod spec {
+    // The specification, readable on docs.rs; its Rust examples run as
+    // doctests, so they cannot rot. No items.
+}
 
 /// `README.md`, compiled as doctests so that its usage examples stay true.
 #[cfg(all(doctest, feature = "tokio"))]

@@ -68,7 +68,7 @@ fn allocations_per_frame() {
     let (allocs, _) = count(|| {
         let mut rest = &wire[..];
         while let Some((f, used)) =
-            lpframe::decode_slice(rest, &lpframe::Config::default()).unwrap()
+            lpframe::decode_slice(rest, lpframe::DEFAULT_MAX_FRAME_LEN).unwrap()
         {
             std::hint::black_box(f);
             rest = &rest[used..];
@@ -107,13 +107,7 @@ fn allocations_per_frame() {
     let mut dst = BytesMut::with_capacity(N * 100);
     let (allocs, _) = count(|| {
         for _ in 0..N {
-            lpframe::encode_frame(
-                lpframe::Flags::empty(),
-                &payload,
-                &lpframe::Config::default(),
-                &mut dst,
-            )
-            .unwrap();
+            lpframe::encode_frame(&payload, lpframe::DEFAULT_MAX_FRAME_LEN, &mut dst).unwrap();
         }
     });
     println!("encode_frame: {allocs} allocations for {N} frames");
@@ -131,7 +125,44 @@ fn allocations_per_frame() {
 
     #[cfg(feature = "tokio")]
     {
-        use tokio_util::codec::Encoder;
+        use tokio_util::codec::{Decoder, Encoder};
+
+        // The two codecs decode through the same FrameDecoder: the same
+        // bound as the pure decoder.
+        let mut buf = BytesMut::from(&wire[..]);
+        let mut codec = lpframe::FrameCodec::new();
+        let (allocs, frames) = count(|| {
+            let mut n = 0;
+            while let Some(item) = codec.decode(&mut buf).unwrap() {
+                std::hint::black_box(item.unwrap());
+                n += 1;
+            }
+            n
+        });
+        assert_eq!(frames, N);
+        println!("FrameCodec decode: {allocs} allocations for {N} frames");
+        assert!(
+            allocs <= 2,
+            "FrameCodec allocated {allocs} times for {N} frames"
+        );
+
+        let mut buf = BytesMut::from(&wire[..]);
+        let mut codec = lpframe::PayloadCodec::new();
+        let (allocs, frames) = count(|| {
+            let mut n = 0;
+            while let Some(payload) = codec.decode(&mut buf).unwrap() {
+                std::hint::black_box(payload);
+                n += 1;
+            }
+            n
+        });
+        assert_eq!(frames, N);
+        println!("PayloadCodec decode: {allocs} allocations for {N} frames");
+        assert!(
+            allocs <= 2,
+            "PayloadCodec allocated {allocs} times for {N} frames"
+        );
+
         let mut codec = lpframe::FrameCodec::new();
         let mut dst = BytesMut::with_capacity(N * 100);
         let (allocs, _) = count(|| {
@@ -140,6 +171,16 @@ fn allocations_per_frame() {
             }
         });
         println!("FrameCodec Encoder<&[u8]>: {allocs} allocations for {N} frames");
+        assert_eq!(allocs, 0);
+
+        let mut codec = lpframe::PayloadCodec::new();
+        let mut dst = BytesMut::with_capacity(N * 100);
+        let (allocs, _) = count(|| {
+            for _ in 0..N {
+                codec.encode(&payload[..], &mut dst).unwrap();
+            }
+        });
+        println!("PayloadCodec Encoder<&[u8]>: {allocs} allocations for {N} frames");
         assert_eq!(allocs, 0);
     }
 }

@@ -57,7 +57,8 @@ async fn many_concurrent_clients_get_their_frames_back_unchanged() {
                         .await
                         .expect("echo within 30 s")
                         .expect("connection open")
-                        .expect("valid frame");
+                        .expect("no fatal error")
+                        .expect("no dropped frame");
                     assert_eq!(echo.payload(), &payload(c, i), "client {c} frame {i}");
                 }
             }

@@ -3,10 +3,9 @@
 //! as part of `cargo test` — no cargo-fuzz needed. Also runs every test
 //! vector through the byte-level targets.
 
-#[path = "../src/fuzzing.rs"]
-mod fuzzing;
-
 mod common;
+
+use common::harness as fuzzing;
 
 use std::path::Path;
 
@@ -114,36 +113,5 @@ fn every_test_vector_passes_the_byte_level_targets() {
         for start in 0..v.input.len().saturating_sub(15) {
             fuzzing::header(&v.input[start..]);
         }
-    }
-}
-
-#[test]
-fn the_model_agrees_with_the_vectors() {
-    // The fuzz oracle itself is checked against the spec's vectors (the
-    // model has no recovery mode; `recover` is checked by its own target).
-    for v in common::load_vectors().into_iter().filter(|v| !v.recover) {
-        let got: Vec<common::Event> = fuzzing::model(&v.input, v.max)
-            .into_iter()
-            .map(|e| match e {
-                fuzzing::Event::Frame(p) => common::Event::Frame(p),
-                fuzzing::Event::Error(s) => common::Event::Error(s),
-            })
-            .collect();
-        let expected_kinds: Vec<String> = v
-            .events
-            .iter()
-            .map(|e| match e {
-                common::Event::Frame(p) => format!("F{p:?}"),
-                common::Event::Error(s) => s.split(' ').next().unwrap().to_string(),
-            })
-            .collect();
-        let got_kinds: Vec<String> = got
-            .iter()
-            .map(|e| match e {
-                common::Event::Frame(p) => format!("F{p:?}"),
-                common::Event::Error(s) => s.split([' ', '{']).next().unwrap().to_string(),
-            })
-            .collect();
-        assert_eq!(got_kinds, expected_kinds, "vector {}", v.name);
     }
 }

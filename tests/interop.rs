@@ -119,7 +119,7 @@ mod with_tokio {
     use super::*;
     use bytes::Bytes;
     use futures::{SinkExt, StreamExt};
-    use lpframe::{Error, FrameCodec};
+    use lpframe::{DecodeError, Error, FrameCodec, PayloadCodec};
     use tokio_util::codec::{FramedRead, FramedWrite};
     use tokio_util::io::SyncIoBridge;
 
@@ -133,7 +133,20 @@ mod with_tokio {
 
     async fn read_tokio<R: tokio::io::AsyncRead + Unpin>(r: R) {
         let frames: Vec<Vec<u8>> = FramedRead::new(r, FrameCodec::new())
-            .map(|f| f.unwrap().payload().to_vec())
+            .map(|item| {
+                item.expect("no fatal error")
+                    .expect("no dropped frame")
+                    .to_vec()
+            })
+            .collect()
+            .await;
+        assert_eq!(frames, payloads());
+    }
+
+    /// The same through the `LengthDelimitedCodec`-shaped codec.
+    async fn read_tokio_payloads<R: tokio::io::AsyncRead + Unpin>(r: R) {
+        let frames: Vec<Vec<u8>> = FramedRead::new(r, PayloadCodec::new())
+            .map(|payload| payload.unwrap().to_vec())
             .collect()
             .await;
         assert_eq!(frames, payloads());
@@ -172,6 +185,11 @@ mod with_tokio {
         let w = tokio::task::spawn_blocking(move || write_blocking(SyncIoBridge::new(a)));
         read_tokio(b).await;
         w.await.unwrap();
+
+        let (a, b) = tokio::io::duplex(4096);
+        let w = tokio::task::spawn_blocking(move || write_blocking(SyncIoBridge::new(a)));
+        read_tokio_payloads(b).await;
+        w.await.unwrap();
     }
 
     #[cfg(unix)]
@@ -200,14 +218,30 @@ mod with_tokio {
         wire.truncate(wire.len() - 3);
         let mut framed = FramedRead::new(&wire[..], FrameCodec::new());
         assert_eq!(
-            framed.next().await.unwrap().unwrap().payload(),
+            framed.next().await.unwrap().unwrap().unwrap().payload(),
             &b"complete"[..]
         );
         let err = framed.next().await.unwrap().unwrap_err();
         assert!(
-            matches!(err, Error::Truncated { missing: 3, .. }),
+            matches!(
+                err,
+                Error::Decode(DecodeError::Truncated { missing: 3, .. })
+            ),
             "{err:?}"
         );
+        assert!(framed.next().await.is_none());
+
+        // The same through PayloadCodec: the typed error inside an
+        // io::Error of kind UnexpectedEof, as LengthDelimitedCodec reports
+        // a stream cut short.
+        let mut framed = FramedRead::new(&wire[..], PayloadCodec::new());
+        assert_eq!(&framed.next().await.unwrap().unwrap()[..], b"complete");
+        let err = framed.next().await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert!(matches!(
+            err.get_ref().and_then(|e| e.downcast_ref::<Error>()),
+            Some(Error::Decode(DecodeError::Truncated { missing: 3, .. }))
+        ));
         assert!(framed.next().await.is_none());
     }
 }

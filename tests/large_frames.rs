@@ -6,10 +6,11 @@
 
 mod common;
 
-use common::{
-    canonical, encode_all, split_at_points, via_decoder, via_frame_reader, Event, StallAfter,
-};
-use lpframe::{Config, FrameReader};
+use std::io;
+
+use common::harness::{after, sizes_of_cuts, via_decoder, via_reader};
+use common::{encode_all, Event, Script, StallAfter};
+use lpframe::{Config, DecodeError, Error, FrameReader, DEFAULT_MAX_FRAME_LEN, HEADER_LEN};
 
 /// Payload `i` of a test stream: deterministic, different per frame.
 fn payload(len: usize, seed: u8) -> Vec<u8> {
@@ -40,12 +41,12 @@ fn stream() -> (Vec<Vec<u8>>, Vec<u8>) {
     (payloads, wire)
 }
 
-/// Chunkings of `wire`: whole, fixed sizes, and cuts right around the
+/// Chunk sizes for `wire`: whole, fixed sizes, and cuts right around the
 /// headers of the large frames.
-fn chunkings(wire: &[u8]) -> Vec<Vec<Vec<u8>>> {
-    let mut out = vec![vec![wire.to_vec()]];
+fn chunkings(wire: &[u8]) -> Vec<Vec<usize>> {
+    let mut out = vec![vec![wire.len()]];
     for size in [1000, 4096, 8192, 65_536, 100_003] {
-        out.push(wire.chunks(size).map(<[u8]>::to_vec).collect());
+        out.push(wire.chunks(size).map(<[u8]>::len).collect());
     }
     // Cut just before, inside and just after a large frame's header, and
     // inside its payload.
@@ -55,20 +56,43 @@ fn chunkings(wire: &[u8]) -> Vec<Vec<Vec<u8>>> {
         vec![second + 16 + 1000, second + 16 + 65_534],
         vec![second + 15],
     ] {
-        out.push(split_at_points(wire, &cuts));
+        out.push(sizes_of_cuts(wire.len(), &cuts));
     }
     out
+}
+
+/// `input` in chunks of these sizes, with a `TimedOut` before every chunk
+/// (a socket with a read timeout fed by a slow writer), then the end of the
+/// stream, then one more frame (a source that grows): see [`Script::new`].
+fn with_timeouts(input: &[u8], chunks: &[usize]) -> Script {
+    let mut at = 0;
+    let faults: Vec<(usize, io::ErrorKind)> = chunks
+        .iter()
+        .map(|&n| {
+            let fault = (at, io::ErrorKind::TimedOut);
+            at += n;
+            fault
+        })
+        .collect();
+    Script::new(input, chunks, &faults, DEFAULT_MAX_FRAME_LEN)
+}
+
+/// The frame every script appends after the end of its input.
+fn appended() -> Event {
+    Event::Frame(after(DEFAULT_MAX_FRAME_LEN).to_vec())
 }
 
 #[test]
 fn large_and_small_frames_with_a_timeout_before_every_read() {
     let (payloads, wire) = stream();
-    let expected: Vec<Event> = payloads.iter().cloned().map(Event::Frame).collect();
+    let mut expected: Vec<Event> = payloads.iter().cloned().map(Event::Frame).collect();
+    expected.push(appended());
     for chunks in chunkings(&wire) {
-        // via_frame_reader puts a TimedOut before every chunk and retries:
-        // a lost or duplicated byte would change a payload.
+        // A TimedOut before every chunk, retried by via_reader: a lost or
+        // duplicated byte would change a payload.
+        let script = with_timeouts(&wire, &chunks);
         assert_eq!(
-            via_frame_reader(&chunks, Config::default()),
+            via_reader(&script, Config::default()),
             expected,
             "{} chunks",
             chunks.len()
@@ -86,9 +110,12 @@ fn a_large_payload_cut_by_eof_is_truncated_never_delivered() {
         .sum::<usize>();
     for keep in [16, 17, 16 + 65_536, 16 + 1024 * 1024 - 1] {
         let cut = &wire[..start_of_mib + keep];
-        let chunks: Vec<Vec<u8>> = cut.chunks(7_777).map(<[u8]>::to_vec).collect();
-        let events = via_frame_reader(&chunks, Config::default());
-        assert_eq!(events, via_decoder(&chunks, Config::default()));
+        let chunks: Vec<usize> = cut.chunks(7_777).map(<[u8]>::len).collect();
+        let script = with_timeouts(cut, &chunks);
+        let events = via_reader(&script, Config::default());
+        assert_eq!(events, via_decoder(&script, Config::default()));
+        // 5 frames then the error, which is final: the frame that arrives
+        // after the end of the stream is not delivered either.
         assert_eq!(events.len(), 6, "5 frames then the error");
         let missing = 1024 * 1024 - (keep - 16);
         assert_eq!(
@@ -97,16 +124,23 @@ fn a_large_payload_cut_by_eof_is_truncated_never_delivered() {
                 "Truncated part=payload missing={missing}"
             )))
         );
-        // Recovery reports the partial frame as one skipped range instead.
+        // Recovery reports the partial frame as one skipped range instead,
+        // and the stream goes on.
         let recovering = Config::new().recover(true);
-        let events = via_frame_reader(&chunks, recovering);
-        assert_eq!(events, via_decoder(&chunks, recovering));
+        let events = via_reader(&script, recovering);
+        assert_eq!(events, via_decoder(&script, recovering));
         assert_eq!(
-            events.last(),
-            Some(&Event::Error(format!(
-                "Skipped offset={start_of_mib} len={keep} cause=Truncated part=payload missing={missing}"
-            )))
+            events.len(),
+            7,
+            "5 frames, the skipped range, the appended frame"
         );
+        assert_eq!(
+            events[5],
+            Event::Error(format!(
+                "Skipped offset={start_of_mib} len={keep} cause=Truncated part=payload missing={missing}"
+            ))
+        );
+        assert_eq!(events[6], appended());
     }
 }
 
@@ -115,37 +149,56 @@ fn a_corrupt_large_payload_costs_that_frame_only() {
     let big = payload(300_000, 9);
     let mut wire = encode_all(&[&big, b"after"]);
     wire[16 + 150_000] ^= 0x40;
-    let chunks: Vec<Vec<u8>> = wire.chunks(10_000).map(<[u8]>::to_vec).collect();
-    let events = via_frame_reader(&chunks, Config::default());
-    assert_eq!(events, via_decoder(&chunks, Config::default()));
-    assert_eq!(events.len(), 2);
+    let chunks: Vec<usize> = wire.chunks(10_000).map(<[u8]>::len).collect();
+    let script = with_timeouts(&wire, &chunks);
+    let events = via_reader(&script, Config::default());
+    assert_eq!(events, via_decoder(&script, Config::default()));
+    assert_eq!(events.len(), 3);
     assert!(
         matches!(&events[0], Event::Error(s) if s.starts_with("PayloadChecksum") && s.ends_with("len=300000")),
         "{events:?}"
     );
     assert_eq!(events[1], Event::Frame(b"after".to_vec()));
+    assert_eq!(events[2], appended());
 }
 
 #[test]
 fn mid_large_payload_state_is_visible_and_kept() {
     let big = payload(200_000, 3);
     let wire = encode_all(&[&big]);
-    // 16 header bytes + 50,000 payload bytes, then the reader times out.
-    let chunks = vec![wire[..16 + 50_000].to_vec()];
-    let mut reader = FrameReader::new(common::ScriptedRead::new(chunks, false));
-    // The scripted reader then reports EOF: truncated, with the count.
+    // 16 header bytes + 50,000 payload bytes, then the end of the stream:
+    // truncated, with the count. Fatal, so the reader is failed rather than
+    // mid-frame, and it stays so even if the source grows.
+    let cut = &wire[..HEADER_LEN + 50_000];
+    let mut reader = FrameReader::new(Script::plain(cut, &[cut.len()], &[]));
     let err = reader.next_frame().unwrap_err();
-    assert_eq!(canonical(&err), "Truncated part=payload missing=150000");
-    assert!(reader.is_mid_frame());
-    assert_eq!(reader.buffered(), 50_000);
+    let truncated = DecodeError::Truncated {
+        part: lpframe::FramePart::Payload,
+        missing: 150_000,
+    };
+    assert!(
+        matches!(&err, Error::Decode(e) if *e == truncated),
+        "{err:?}"
+    );
+    assert!(err.is_fatal());
+    assert!(reader.decoder().is_failed());
+    assert!(!reader.is_mid_frame());
+    reader
+        .get_mut()
+        .steps
+        .push_back(common::harness::Step::Data(wire[cut.len()..].to_vec()));
+    assert!(matches!(reader.next_frame(), Err(Error::Decode(e)) if e == truncated));
 
-    // Over a reader that times out instead: buffered() counts the bytes
-    // held for the payload, into_parts() hands them back.
-    let mut reader = FrameReader::new(StallAfter::new(wire[..16 + 70_000].to_vec(), 4096));
+    // Over a reader that times out instead: the decoder's position counts
+    // the header and the bytes held for the payload, into_parts() hands all
+    // of them back (the header included), so another reader can take over.
+    let mut reader = FrameReader::new(StallAfter::new(wire[..HEADER_LEN + 70_000].to_vec(), 4096));
     let err = reader.next_frame().unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
+    assert!(!err.is_fatal());
     assert!(reader.is_mid_frame());
-    assert_eq!(reader.buffered(), 70_000);
+    assert_eq!(reader.decoder().position(), (HEADER_LEN + 70_000) as u64);
+    assert_eq!(reader.decoder().frame_offset(), 0);
     let (_, rest) = reader.into_parts();
-    assert_eq!(&rest[..], &big[..70_000]);
+    assert_eq!(&rest[..], &wire[..HEADER_LEN + 70_000]);
 }

@@ -6,7 +6,7 @@
 //! and recorded in RELIABILITY.md.
 
 use bytes::BytesMut;
-use lpframe::{decode_slice, Config, Error, FrameDecoder};
+use lpframe::{decode_slice, Config, DecodeError, FrameDecoder};
 
 fn frame(payload: &[u8]) -> Vec<u8> {
     let mut wire = Vec::new();
@@ -56,12 +56,12 @@ fn expected(touched: impl IntoIterator<Item = usize>) -> Kind {
     k
 }
 
-fn kind(e: &Error) -> Kind {
+fn kind(e: &DecodeError) -> Kind {
     match e {
-        Error::BadMagic { .. } => Kind::BadMagic,
-        Error::UnsupportedVersion { .. } => Kind::UnsupportedVersion,
-        Error::HeaderChecksum { .. } => Kind::HeaderChecksum,
-        Error::PayloadChecksum { .. } => Kind::PayloadChecksum,
+        DecodeError::BadMagic { .. } => Kind::BadMagic,
+        DecodeError::UnsupportedVersion { .. } => Kind::UnsupportedVersion,
+        DecodeError::HeaderChecksum { .. } => Kind::HeaderChecksum,
+        DecodeError::PayloadChecksum { .. } => Kind::PayloadChecksum,
         other => panic!("unexpected error for a corrupted complete frame: {other:?}"),
     }
 }
@@ -70,7 +70,7 @@ fn kind(e: &Error) -> Kind {
 /// also runs the incremental decoder (slower; used on a sample).
 fn check(corrupted: &[u8], want: Kind, full: bool) {
     let config = Config::new().max_read_frame_len(u32::MAX);
-    match decode_slice(corrupted, &config) {
+    match decode_slice(corrupted, config.max_read_frame_len) {
         Ok(Some((f, _))) => panic!(
             "corrupted frame delivered as valid ({} bytes)",
             f.payload().len()

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use lpframe::{header::Header, Flags, FrameCodec};
+use lpframe::{FrameCodec, Header};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
@@ -79,12 +79,7 @@ async fn slow_and_silent_peers_are_closed_while_others_are_served() {
     // 3. A header declaring 8 MiB, then one byte.
     let big = tokio::spawn(async move {
         let mut s = TcpStream::connect(addr).await.unwrap();
-        let h = Header {
-            flags: Flags::empty(),
-            len: 8 * 1024 * 1024,
-            payload_crc: 0,
-        }
-        .to_bytes();
+        let h = Header::new(8 * 1024 * 1024, 0).to_bytes();
         s.write_all(&h).await.unwrap();
         s.write_all(&[1]).await.unwrap();
         closed_within(s, Duration::from_secs(10)).await
@@ -107,9 +102,10 @@ async fn slow_and_silent_peers_are_closed_while_others_are_served() {
             .unwrap();
         let echo = tokio::time::timeout(Duration::from_secs(5), framed.next())
             .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
+            .expect("echo within 5 s")
+            .expect("connection open")
+            .expect("no fatal error")
+            .expect("no dropped frame");
         assert_eq!(echo.payload(), &i.to_be_bytes()[..]);
         worst = worst.max(t.elapsed());
         tokio::time::sleep(Duration::from_millis(50)).await; // keeps it under the idle timeout
@@ -165,7 +161,9 @@ async fn graceful_shutdown_answers_every_frame_in_flight() {
                 .unwrap()
             {
                 assert_eq!(
-                    f.unwrap().payload(),
+                    f.expect("no fatal error")
+                        .expect("no dropped frame")
+                        .payload(),
                     format!("client {c} frame {got}").as_bytes()
                 );
                 got += 1;

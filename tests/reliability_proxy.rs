@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use lpframe::{Error, FrameResultCodec};
+use lpframe::{DecodeError, Error, FrameCodec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Framed;
@@ -142,7 +142,7 @@ async fn client(id: u64, addr: std::net::SocketAddr) -> ClientTotals {
         let Ok(stream) = TcpStream::connect(addr).await else {
             break;
         };
-        let mut framed = Framed::new(stream, FrameResultCodec::new());
+        let mut framed = Framed::new(stream, FrameCodec::new());
         let mut late: Vec<Bytes> = Vec::new();
         while i < FRAMES_PER_CLIENT {
             let p = payload(id, i, &mut rng);
@@ -183,7 +183,7 @@ async fn client(id: u64, addr: std::net::SocketAddr) -> ClientTotals {
                     t.received += 1;
                 }
                 Ok(Some(Ok(Err(e)))) => {
-                    assert!(matches!(e, Error::PayloadChecksum { .. }), "{e:?}");
+                    assert!(matches!(e, DecodeError::PayloadChecksum { .. }), "{e:?}");
                     t.corrupt_on_return += 1;
                 }
                 Ok(Some(Err(e))) => {
@@ -193,13 +193,15 @@ async fn client(id: u64, addr: std::net::SocketAddr) -> ClientTotals {
                         e.is_fatal()
                             && matches!(
                                 e,
-                                Error::Truncated { .. }
-                                    | Error::Io(_)
-                                    | Error::BadMagic { .. }
-                                    | Error::UnsupportedVersion { .. }
-                                    | Error::HeaderChecksum { .. }
-                                    | Error::ReservedFlags { .. }
-                                    | Error::FrameTooLarge { .. }
+                                Error::Io(_)
+                                    | Error::Decode(
+                                        DecodeError::Truncated { .. }
+                                            | DecodeError::BadMagic { .. }
+                                            | DecodeError::UnsupportedVersion { .. }
+                                            | DecodeError::HeaderChecksum { .. }
+                                            | DecodeError::ReservedFlags { .. }
+                                            | DecodeError::FrameTooLarge { .. }
+                                    )
                             ),
                         "{e:?}"
                     );

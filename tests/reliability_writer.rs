@@ -1,15 +1,18 @@
 //! Writer faults: a write that fails part-way through a frame is reported,
 //! and the writer never lets a later frame follow half a frame.
 //! `FrameWriter` poisons itself after a non-retryable error and keeps
-//! unsent bytes after a retryable one; tokio's `Framed` sink keeps unsent
-//! bytes in its buffer, so it never writes a new frame after half of one.
+//! unsent bytes after a retryable one (`into_inner` hands the writer back
+//! with them); the unbuffered `write_frame` reports a fault inside a frame
+//! as `Desync`; tokio's `Framed` sink keeps unsent bytes in its buffer, so
+//! it never writes a new frame after half of one.
 
 use std::io::{self, Write};
 
-use lpframe::{Error, FrameReader, FrameWriter};
+use lpframe::{DecodeError, Error, FrameReader, FrameWriter};
 
 /// A writer that accepts `budget` bytes, then fails once with `kind`
 /// (and, if `permanent`, on every later call too).
+#[derive(Debug)]
 struct Faulty {
     out: Vec<u8>,
     budget: usize,
@@ -89,7 +92,10 @@ fn frame_writer_poisons_itself_after_a_fatal_error_mid_frame() {
                 match item {
                     Ok(_) => frames += 1,
                     Err(e) => {
-                        assert!(matches!(e, Error::Truncated { .. }), "{e:?}");
+                        assert!(
+                            matches!(e, Error::Decode(DecodeError::Truncated { .. })),
+                            "{e:?}"
+                        );
                         break;
                     }
                 }
@@ -139,6 +145,75 @@ fn frame_writer_keeps_unsent_bytes_after_a_retryable_error() {
             );
         }
     }
+}
+
+#[test]
+fn write_frame_reports_a_fault_inside_a_frame_as_desync() {
+    // The unbuffered write_frame cannot resume a frame: a fault after part
+    // of it was written is Desync (fatal, whatever its kind), with the
+    // count; the same fault before its first byte is a plain, retryable Io.
+    for budget in [1usize, 15, 16, 17, 100] {
+        let mut w = Faulty::new(budget, io::ErrorKind::WouldBlock, false);
+        let err = lpframe::write_frame(&mut w, &[9u8; 100]).unwrap_err();
+        match &err {
+            Error::Desync { io, done } => {
+                assert_eq!(io.kind(), io::ErrorKind::WouldBlock);
+                assert_eq!(*done, budget as u64);
+            }
+            other => panic!("budget {budget}: {other:?}"),
+        }
+        assert!(err.is_fatal());
+        assert!(!err.is_timeout(), "a Desync is not a timeout to retry");
+    }
+    let mut w = Faulty::new(0, io::ErrorKind::WouldBlock, false);
+    let err = lpframe::write_frame(&mut w, b"x").unwrap_err();
+    assert!(matches!(&err, Error::Io(io) if io.kind() == io::ErrorKind::WouldBlock));
+    assert!(!err.is_fatal() && err.is_timeout());
+    lpframe::write_frame(&mut w, b"x").unwrap();
+    assert_eq!(w.out, frame_bytes(b"x"));
+}
+
+fn frame_bytes(payload: &[u8]) -> Vec<u8> {
+    let mut wire = Vec::new();
+    lpframe::encode_frame(payload, u32::MAX, &mut wire).unwrap();
+    wire
+}
+
+#[test]
+fn into_inner_gives_the_writer_back_when_the_flush_fails() {
+    let sent: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 50]).collect();
+    let queued = sent.len() * (lpframe::HEADER_LEN + 50);
+    // A retryable error: nothing is lost, the writer comes back with every
+    // unsent byte still queued, and unwrapping it again finishes the job.
+    let mut w = FrameWriter::new(Faulty::new(100, io::ErrorKind::WouldBlock, false));
+    for p in &sent {
+        w.write_frame(p).unwrap();
+    }
+    let err = w.into_inner().unwrap_err();
+    assert!(err.error().is_timeout(), "{:?}", err.error());
+    let w = err.into_writer();
+    assert!(!w.is_poisoned());
+    assert_eq!(w.buffered(), queued - 100);
+    let inner = w.into_inner().unwrap();
+    let got: Vec<Vec<u8>> = FrameReader::new(&inner.out[..])
+        .map(|f| f.unwrap().to_vec())
+        .collect();
+    assert_eq!(got, sent);
+
+    // A fatal error: the writer comes back poisoned, and refuses.
+    let mut w = FrameWriter::new(Faulty::new(100, io::ErrorKind::BrokenPipe, false));
+    for p in &sent {
+        w.write_frame(p).unwrap();
+    }
+    let (mut w, e) = w.into_inner().unwrap_err().into_parts();
+    assert!(e.is_fatal(), "{e:?}");
+    assert!(w.is_poisoned());
+    assert!(matches!(w.flush(), Err(Error::WriterPoisoned)));
+    assert_eq!(
+        w.get_ref().out.len(),
+        100,
+        "nothing written after the fault"
+    );
 }
 
 #[test]

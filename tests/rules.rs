@@ -6,19 +6,21 @@
 mod common;
 
 use bytes::BytesMut;
-use common::{all_paths, canonical, encode_all, Event};
+use common::{all_paths, encode_all, harness::after, Event};
 use lpframe::{
-    header::Header, read_frame, write_frame_with, Config, Error, Flags, ForeignProtocol, Frame,
-    FrameDecoder, FramePart, FrameReader, FrameWriter, HEADER_LEN,
+    read_frame, write_frame_with, Config, DecodeError, EncodeError, Error, Flags, ForeignProtocol,
+    Frame, FrameDecoder, FramePart, FrameReader, FrameWriter, Header, HEADER_LEN,
 };
 
+/// A valid v1 header declaring `len` payload bytes (payload CRC 0).
 fn header_bytes(len: u32) -> [u8; HEADER_LEN] {
-    Header {
-        flags: Flags::empty(),
-        len,
-        payload_crc: 0,
-    }
-    .to_bytes()
+    Header::new(len, 0).to_bytes()
+}
+
+/// The frame every `all_paths` script appends after the end of the input:
+/// delivered iff no error was fatal.
+fn appended() -> Event {
+    Event::Frame(after(lpframe::DEFAULT_MAX_FRAME_LEN).to_vec())
 }
 
 #[test]
@@ -26,13 +28,15 @@ fn payload_crc_mismatch_costs_exactly_one_frame_on_every_path() {
     let mut wire = encode_all(&[b"first", b"corrupt me", b"third"]);
     let corrupt_at = HEADER_LEN + 5 + HEADER_LEN + 3;
     wire[corrupt_at] ^= 0x10;
-    let events = all_paths(&[wire], Config::default());
-    assert_eq!(events.len(), 3);
+    let events = all_paths(&wire, &[wire.len()], Config::default());
+    assert_eq!(events.len(), 4);
     assert_eq!(events[0], Event::Frame(b"first".to_vec()));
     assert!(
         matches!(&events[1], Event::Error(e) if e.starts_with("PayloadChecksum") && e.ends_with("len=10"))
     );
     assert_eq!(events[2], Event::Frame(b"third".to_vec()));
+    // Not fatal: the stream goes on past its end too (the appended frame).
+    assert_eq!(events[3], appended());
 }
 
 #[test]
@@ -46,17 +50,16 @@ fn header_error_leaves_the_decoder_failed_and_says_so() {
         &b"aaaa"[..]
     );
     let err = dec.decode(&mut buf).unwrap_err();
-    assert!(matches!(err, Error::HeaderChecksum { .. }), "{err:?}");
+    assert!(matches!(err, DecodeError::HeaderChecksum { .. }), "{err:?}");
     assert!(err.is_fatal());
+    assert!(err.is_header_level());
     assert!(dec.is_failed());
     // Feed perfectly valid frames: the decoder must not trust the stream again.
     buf.clear();
     buf.extend_from_slice(&encode_all(&[b"valid"]));
     for _ in 0..3 {
-        let again = dec.decode(&mut buf).unwrap_err();
-        assert_eq!(canonical(&again), canonical(&err));
-        let again = dec.decode_eof(&mut buf).unwrap_err();
-        assert_eq!(canonical(&again), canonical(&err));
+        assert_eq!(dec.decode(&mut buf).unwrap_err(), err);
+        assert_eq!(dec.decode_eof(&mut buf).unwrap_err(), err);
     }
 }
 
@@ -70,10 +73,10 @@ fn frame_reader_iterator_ends_after_a_fatal_error() {
     assert!(items[0].is_ok());
     assert!(matches!(
         items[1],
-        Err(Error::BadMagic {
+        Err(Error::Decode(DecodeError::BadMagic {
             found: 0x4745,
             hint: Some(ForeignProtocol::Http1)
-        })
+        }))
     ));
 }
 
@@ -84,17 +87,17 @@ fn a_4gib_header_fails_at_once_with_the_default_limit() {
         assert!(
             matches!(
                 e,
-                Error::FrameTooLarge {
+                Error::Decode(DecodeError::FrameTooLarge {
                     len: u32::MAX,
                     max: 8388608
-                }
+                })
             ),
             "{e:?}"
         )
     };
     // Pure decoder: only the 16 header bytes are needed.
     let mut buf = BytesMut::from(&head[..]);
-    expect(FrameDecoder::new().decode(&mut buf).unwrap_err());
+    expect(FrameDecoder::new().decode(&mut buf).unwrap_err().into());
     // Exact reader: fails without waiting for (or reserving) the payload.
     expect(read_frame(&mut &head[..]).unwrap_err());
     // Buffered reader.
@@ -118,7 +121,8 @@ fn a_declared_8mib_frame_with_one_byte_reserves_little() {
     let mut reader = FrameReader::new(&wire[..]);
     let err = reader.next_frame().unwrap_err();
     assert!(
-        matches!(err, Error::Truncated { part: FramePart::Payload, missing } if missing == 8 * 1024 * 1024 - 1)
+        matches!(err, Error::Decode(DecodeError::Truncated { part: FramePart::Payload, missing }) if missing == 8 * 1024 * 1024 - 1),
+        "{err:?}"
     );
     let (_, leftover) = reader.into_parts();
     assert!(
@@ -140,7 +144,7 @@ fn reading_a_large_frame_grows_the_buffer_geometrically_not_up_front() {
         buf.extend_from_slice(chunk);
         fed += chunk.len();
         if let Some(f) = dec.decode(&mut buf).unwrap() {
-            assert_eq!(f.payload().len(), payload.len());
+            assert_eq!(f.len(), payload.len());
             return;
         }
         assert!(
@@ -156,17 +160,21 @@ fn reading_a_large_frame_grows_the_buffer_geometrically_not_up_front() {
 fn oversized_writes_fail_before_any_byte_is_written() {
     let config = Config::new().max_write_frame_len(4);
     let mut out = Vec::new();
-    let err = write_frame_with(&mut out, b"12345", &config).unwrap_err();
-    assert!(matches!(err, Error::EncodeTooLarge { len: 5, max: 4 }));
+    let err = write_frame_with(&mut out, b"12345", 4).unwrap_err();
+    assert!(
+        matches!(err, Error::Encode(EncodeError::TooLarge { len: 5, max: 4 })),
+        "{err:?}"
+    );
     assert!(!err.is_fatal());
     assert!(out.is_empty());
-    write_frame_with(&mut out, b"1234", &config).unwrap();
+    write_frame_with(&mut out, b"1234", 4).unwrap();
 
     let mut w = FrameWriter::with_config(Vec::new(), config);
     assert!(matches!(
         w.write_frame(b"12345"),
-        Err(Error::EncodeTooLarge { .. })
+        Err(Error::Encode(EncodeError::TooLarge { len: 5, max: 4 }))
     ));
+    assert!(!w.is_poisoned());
     assert_eq!(w.buffered(), 0);
     w.write_frame(b"ok").unwrap();
     assert_eq!(w.into_inner().unwrap().len(), HEADER_LEN + 2);
@@ -175,7 +183,11 @@ fn oversized_writes_fail_before_any_byte_is_written() {
     let err = w
         .send(&Frame::with_flags(Flags::from_bits_retain(1), &b"x"[..]))
         .unwrap_err();
-    assert!(matches!(err, Error::EncodeFlags { .. }));
+    assert!(
+        matches!(err, Error::Encode(EncodeError::ReservedFlags { flags }) if flags.bits() == 1),
+        "{err:?}"
+    );
+    assert!(!err.is_fatal());
     assert_eq!(w.buffered(), 0);
 }
 
@@ -188,7 +200,7 @@ fn codec_rejects_oversized_payloads_without_touching_dst() {
     let mut dst = BytesMut::new();
     assert!(matches!(
         codec.encode(Bytes::from_static(b"1234"), &mut dst),
-        Err(Error::EncodeTooLarge { len: 4, max: 3 })
+        Err(Error::Encode(EncodeError::TooLarge { len: 4, max: 3 }))
     ));
     assert!(dst.is_empty());
     assert_eq!(
@@ -197,7 +209,28 @@ fn codec_rejects_oversized_payloads_without_touching_dst() {
         "a refused payload grew the output buffer"
     );
     // The limit can change at runtime, e.g. after a negotiation.
-    codec.config_mut().set_write_limit(4);
+    codec.config_mut().max_write_frame_len = 4;
+    codec.encode(&b"1234"[..], &mut dst).unwrap();
+    assert_eq!(dst.len(), HEADER_LEN + 4);
+
+    // The LengthDelimitedCodec-shaped codec refuses the same way, with the
+    // typed error inside its io::Error.
+    let mut codec = lpframe::PayloadCodec::with_config(Config::new().max_write_frame_len(3));
+    let mut dst = BytesMut::new();
+    let err = codec
+        .encode(Bytes::from_static(b"1234"), &mut dst)
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(matches!(
+        err.get_ref().and_then(|e| e.downcast_ref::<Error>()),
+        Some(Error::Encode(EncodeError::TooLarge { len: 4, max: 3 }))
+    ));
+    assert_eq!(
+        dst.capacity(),
+        0,
+        "a refused payload grew the output buffer"
+    );
+    codec.config_mut().max_write_frame_len = 4;
     codec.encode(&b"1234"[..], &mut dst).unwrap();
     assert_eq!(dst.len(), HEADER_LEN + 4);
 }
@@ -207,25 +240,27 @@ fn read_limit_changes_apply_from_the_next_header() {
     let wire = encode_all(&[b"12345", b"12345"]);
     let mut reader = FrameReader::with_config(&wire[..], Config::new().max_read_frame_len(5));
     assert!(reader.next_frame().unwrap().is_some());
-    reader.config_mut().set_read_limit(4);
+    reader.config_mut().max_read_frame_len = 4;
     assert!(matches!(
         reader.next_frame(),
-        Err(Error::FrameTooLarge { len: 5, max: 4 })
+        Err(Error::Decode(DecodeError::FrameTooLarge { len: 5, max: 4 }))
     ));
 }
 
 #[test]
 fn eof_rules() {
     let wire = encode_all(&[b"abc"]);
-    // Clean end at a boundary, on every path.
+    // Clean end at a boundary, on every path: the stream may go on (the
+    // appended frame is delivered).
     assert_eq!(
-        all_paths(std::slice::from_ref(&wire), Config::default()),
-        vec![Event::Frame(b"abc".to_vec())]
+        all_paths(&wire, &[wire.len()], Config::default()),
+        vec![Event::Frame(b"abc".to_vec()), appended()]
     );
-    assert_eq!(all_paths(&[], Config::default()), vec![]);
-    // Every truncation point inside the frame is reported, never delivered.
+    assert_eq!(all_paths(&[], &[], Config::default()), vec![appended()]);
+    // Every truncation point inside the frame is reported, never delivered;
+    // and it is final: the frame appended after the end is never delivered.
     for cut in 1..wire.len() {
-        let events = all_paths(&[wire[..cut].to_vec()], Config::default());
+        let events = all_paths(&wire[..cut], &[cut], Config::default());
         let expected = if cut < HEADER_LEN {
             format!("Truncated part=header missing={}", HEADER_LEN - cut)
         } else {
@@ -250,7 +285,9 @@ fn foreign_protocols_are_named_and_rejected_after_two_bytes() {
     for (bytes, proto) in cases {
         let err = read_frame(&mut &bytes[..]).unwrap_err();
         match &err {
-            Error::BadMagic { hint, .. } => assert_eq!(*hint, Some(proto), "{bytes:?}"),
+            Error::Decode(DecodeError::BadMagic { hint, .. }) => {
+                assert_eq!(*hint, Some(proto), "{bytes:?}")
+            }
             other => panic!("{other:?}"),
         }
         assert!(err.to_string().contains("peer"), "{err}");
@@ -258,17 +295,17 @@ fn foreign_protocols_are_named_and_rejected_after_two_bytes() {
         let mut buf = BytesMut::from(&bytes[..2]);
         assert!(matches!(
             FrameDecoder::new().decode(&mut buf),
-            Err(Error::BadMagic { .. })
+            Err(DecodeError::BadMagic { .. })
         ));
     }
     let mut buf = BytesMut::from(&[0xC1, 0x4C, 0x02][..]);
-    assert!(matches!(
+    assert_eq!(
         FrameDecoder::new().decode(&mut buf),
-        Err(Error::UnsupportedVersion {
+        Err(DecodeError::UnsupportedVersion {
             found: 2,
             supported: 1
         })
-    ));
+    );
 }
 
 #[test]
@@ -276,24 +313,31 @@ fn errors_convert_to_io_errors_with_sensible_kinds() {
     use std::io::ErrorKind;
     let cases = [
         (
-            Error::Truncated {
+            Error::Decode(DecodeError::Truncated {
                 part: FramePart::Header,
                 missing: 3,
-            },
+            }),
             ErrorKind::UnexpectedEof,
         ),
         (
-            Error::HeaderChecksum {
+            Error::Decode(DecodeError::HeaderChecksum {
                 expected: 1,
                 actual: 2,
-            },
+            }),
             ErrorKind::InvalidData,
         ),
         (
-            Error::EncodeTooLarge { len: 9, max: 8 },
+            Error::Encode(EncodeError::TooLarge { len: 9, max: 8 }),
             ErrorKind::InvalidInput,
         ),
         (Error::WriterPoisoned, ErrorKind::BrokenPipe),
+        (
+            Error::Desync {
+                io: ErrorKind::TimedOut.into(),
+                done: 7,
+            },
+            ErrorKind::Other,
+        ),
         (
             Error::Io(ErrorKind::ConnectionReset.into()),
             ErrorKind::ConnectionReset,
@@ -304,14 +348,17 @@ fn errors_convert_to_io_errors_with_sensible_kinds() {
         assert_eq!(io.kind(), kind);
     }
     // The typed error survives inside the io::Error.
-    let io: std::io::Error = Error::PayloadChecksum {
+    let io: std::io::Error = Error::Decode(DecodeError::PayloadChecksum {
         expected: 1,
         actual: 2,
         len: 3,
-    }
+    })
     .into();
     let inner = io.get_ref().and_then(|e| e.downcast_ref::<Error>());
-    assert!(matches!(inner, Some(Error::PayloadChecksum { len: 3, .. })));
+    assert!(matches!(
+        inner,
+        Some(Error::Decode(DecodeError::PayloadChecksum { len: 3, .. }))
+    ));
 }
 
 #[test]

@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{all_paths, encode_all, split_at_points, Event};
-use lpframe::Config;
+use common::harness::{sizes_of_cuts, via_decoder, with_after, Script};
+use common::{all_paths, encode_all, Event};
+use lpframe::{Config, DEFAULT_MAX_FRAME_LEN};
 use proptest::prelude::*;
 
 fn payloads() -> Vec<Vec<u8>> {
@@ -20,16 +21,18 @@ fn payloads() -> Vec<Vec<u8>> {
 fn stream() -> (Vec<u8>, Vec<Event>) {
     let p = payloads();
     let refs: Vec<&[u8]> = p.iter().map(Vec::as_slice).collect();
-    (encode_all(&refs), p.into_iter().map(Event::Frame).collect())
+    let wire = encode_all(&refs);
+    let events = p.into_iter().map(Event::Frame).collect();
+    (wire, with_after(events, DEFAULT_MAX_FRAME_LEN))
 }
 
 #[test]
 fn every_single_split_point_gives_the_same_frames() {
     let (wire, expected) = stream();
     for cut in 0..=wire.len() {
-        let chunks = split_at_points(&wire, &[cut]);
+        let chunks = sizes_of_cuts(wire.len(), &[cut]);
         assert_eq!(
-            all_paths(&chunks, Config::default()),
+            all_paths(&wire, &chunks, Config::default()),
             expected,
             "split at {cut}"
         );
@@ -39,8 +42,10 @@ fn every_single_split_point_gives_the_same_frames() {
 #[test]
 fn one_byte_reads_give_the_same_frames() {
     let (wire, expected) = stream();
-    let chunks: Vec<Vec<u8>> = wire.chunks(1).map(<[u8]>::to_vec).collect();
-    assert_eq!(all_paths(&chunks, Config::default()), expected);
+    assert_eq!(
+        all_paths(&wire, &vec![1; wire.len()], Config::default()),
+        expected
+    );
 }
 
 #[test]
@@ -50,9 +55,10 @@ fn every_pair_of_split_points_on_the_pure_decoder() {
     let (wire, expected) = stream();
     for a in 0..=wire.len() {
         for b in a..=wire.len() {
-            let chunks = split_at_points(&wire, &[a, b]);
+            let chunks = sizes_of_cuts(wire.len(), &[a, b]);
+            let script = Script::new(&wire, &chunks, &[], DEFAULT_MAX_FRAME_LEN);
             assert_eq!(
-                common::via_decoder(&chunks, Config::default()),
+                via_decoder(&script, Config::default()),
                 expected,
                 "cuts {a},{b}"
             );
@@ -72,8 +78,11 @@ proptest! {
         let wire = encode_all(&refs);
         let mut points: Vec<usize> = cuts.drain(..).map(|i| i.index(wire.len() + 1)).collect();
         points.sort_unstable();
-        let chunks = split_at_points(&wire, &points);
-        let expected: Vec<Event> = payloads.into_iter().map(Event::Frame).collect();
-        prop_assert_eq!(all_paths(&chunks, Config::default()), expected);
+        let chunks = sizes_of_cuts(wire.len(), &points);
+        let expected = with_after(
+            payloads.into_iter().map(Event::Frame).collect(),
+            DEFAULT_MAX_FRAME_LEN,
+        );
+        prop_assert_eq!(all_paths(&wire, &chunks, Config::default()), expected);
     }
 }

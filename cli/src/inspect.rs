@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use bytes::BytesMut;
-use lpframe::{header::Header, Config, Error, FrameDecoder, HEADER_LEN};
+use lpframe::{Config, DecodeError, FrameDecoder, Header, HEADER_LEN};
 
 /// Totals printed at the end.
 #[derive(Debug, Default)]
@@ -101,20 +101,6 @@ fn raw(data: &[u8], offset: usize) -> Option<Raw> {
     })
 }
 
-fn error_kind(e: &Error) -> &'static str {
-    match e {
-        Error::BadMagic { .. } => "BadMagic",
-        Error::UnsupportedVersion { .. } => "UnsupportedVersion",
-        Error::HeaderChecksum { .. } => "HeaderChecksum",
-        Error::ReservedFlags { .. } => "ReservedFlags",
-        Error::FrameTooLarge { .. } => "FrameTooLarge",
-        Error::PayloadChecksum { .. } => "PayloadChecksum",
-        Error::Truncated { .. } => "Truncated",
-        Error::Skipped { .. } => "Skipped",
-        _ => "Other",
-    }
-}
-
 pub fn inspect(
     data: &[u8],
     config: Config,
@@ -159,7 +145,7 @@ pub fn inspect(
                 sum.errors += 1;
                 let fatal = e.is_fatal();
                 match &e {
-                    Error::Skipped { offset, len, cause } => {
+                    DecodeError::Skipped { offset, len, cause } => {
                         sum.skipped_bytes += len;
                         if json {
                             writeln!(out, "{{\"kind\":\"skipped\",\"offset\":{offset},\"length\":{len},\"cause\":{}}}", json_str(&cause.to_string()))?;
@@ -182,25 +168,26 @@ pub fn inspect(
                                 Header::parse(h, u32::MAX).is_ok()
                                     || matches!(
                                         e,
-                                        Error::FrameTooLarge { .. } | Error::PayloadChecksum { .. }
+                                        DecodeError::FrameTooLarge { .. }
+                                            | DecodeError::PayloadChecksum { .. }
                                     )
                             });
-                        let payload_ok = !matches!(e, Error::PayloadChecksum { .. });
+                        let payload_ok = !matches!(e, DecodeError::PayloadChecksum { .. });
                         if json {
                             let fields = r.as_ref().map(|r| format!(",\"version\":{},\"flags\":{},\"length\":{},\"payload_crc\":\"{:#010x}\",\"header_crc\":\"{:#010x}\",\"header_crc_ok\":{}",
                                 r.version, r.flags, r.len, r.payload_crc, r.header_crc, header_ok.unwrap_or(false))).unwrap_or_default();
-                            let pc = if matches!(e, Error::PayloadChecksum { .. }) {
+                            let pc = if matches!(e, DecodeError::PayloadChecksum { .. }) {
                                 ",\"payload_crc_ok\":false"
                             } else {
                                 ""
                             };
-                            writeln!(out, "{{\"kind\":\"error\",\"offset\":{offset},\"error\":\"{}\",\"fatal\":{fatal},\"message\":{}{fields}{pc}}}", error_kind(&e), json_str(&e.to_string()))?;
+                            writeln!(out, "{{\"kind\":\"error\",\"offset\":{offset},\"error\":\"{}\",\"fatal\":{fatal},\"message\":{}{fields}{pc}}}", e.name(), json_str(&e.to_string()))?;
                         } else {
                             match (&r, header_ok) {
                                 (Some(r), Some(hok)) => writeln!(out, "{offset:>10}  {:>3}  {:>#5x}  {:>10}  {:#010x} {:<5}  {:#010x} {:<5}  {}",
                                     r.version, r.flags, r.len, r.payload_crc,
                                     // The payload is judged only once it is complete.
-                                    if hok && matches!(e, Error::PayloadChecksum { .. }) { paint.verdict(payload_ok) } else { "?".into() },
+                                    if hok && matches!(e, DecodeError::PayloadChecksum { .. }) { paint.verdict(payload_ok) } else { "?".into() },
                                     r.header_crc, paint.verdict(hok), paint.warn(&e.to_string()))?,
                                 _ => writeln!(out, "{offset:>10}  {}", paint.warn(&e.to_string()))?,
                             }

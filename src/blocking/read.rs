@@ -1,0 +1,382 @@
+//! Reading: the exact [`read_frame`] and the buffered, timeout-safe
+//! [`FrameReader`], both loops around the one [`FrameDecoder`].
+
+use std::io::{self, Read};
+
+use bytes::BytesMut;
+
+use super::Checked;
+use crate::{Config, Error, Frame, FrameDecoder, DEFAULT_MAX_FRAME_LEN, HEADER_LEN};
+
+/// The size of a [`FrameReader`]'s reads while it waits for headers and
+/// small payloads.
+const MIN_READ: usize = 8 * 1024;
+/// The largest read a [`FrameReader`] makes through its staging buffer
+/// (for payloads between [`MIN_READ`] and [`LARGE_PAYLOAD`]).
+const MAX_STAGED_READ: usize = 64 * 1024;
+/// [`read_frame`] reserves at most this much for a payload before its bytes
+/// arrive; the rest grows as they do.
+const FIRST_PAYLOAD_CHUNK: usize = 64 * 1024;
+/// Payloads at least this long are read by [`FrameReader`] straight into a
+/// buffer of their own.
+#[cfg(not(fuzzing))]
+const LARGE_PAYLOAD: usize = 64 * 1024;
+/// Fuzz inputs are small: under `cargo fuzz` the direct path starts at 64
+/// bytes so that the differential target compares it with the model.
+#[cfg(fuzzing)]
+const LARGE_PAYLOAD: usize = 64;
+
+/// Reads exactly one frame with the default limit (8 MiB); see
+/// [`read_frame_with`].
+///
+/// ```
+/// let mut wire = Vec::new();
+/// lpframe::write_frame(&mut wire, b"hello").unwrap();
+/// lpframe::write_frame(&mut wire, b"").unwrap();
+///
+/// let mut r = &wire[..];
+/// assert_eq!(&lpframe::read_frame(&mut r).unwrap().unwrap()[..], b"hello");
+/// assert!(lpframe::read_frame(&mut r).unwrap().unwrap().is_empty());
+/// assert!(lpframe::read_frame(&mut r).unwrap().is_none()); // clean end
+/// ```
+///
+/// # Errors
+/// As [`read_frame_with`].
+pub fn read_frame<R: Read + ?Sized>(r: &mut R) -> Result<Option<Frame>, Error> {
+    read_frame_with(r, DEFAULT_MAX_FRAME_LEN)
+}
+
+/// Reads exactly one frame: exactly the header, then exactly the payload,
+/// never a byte past the frame — so the stream can be handed on to other
+/// code afterwards. Payloads up to `max_frame_len` bytes are accepted.
+///
+/// Returns `Ok(None)` at a clean end of stream (EOF before the first byte
+/// of a header). Checks 1 and 2 are made after every read, so a peer
+/// speaking another protocol is refused without waiting for 16 bytes.
+/// Memory for the payload grows with the bytes that arrive (at most 64 KiB
+/// is reserved ahead of them), and the payload is read straight into the
+/// frame's own buffer.
+///
+/// Stateless, so it cannot resume a frame: an I/O error (a read timeout
+/// included) **after** part of a frame was read is [`Error::Desync`], which
+/// is fatal; the same error before the first byte of the frame is
+/// [`Error::Io`], and a retryable one (a timeout) may be retried. Use
+/// [`FrameReader`] to survive timeouts inside frames. It cannot recover
+/// from damage either (that needs reading ahead): use [`FrameReader`] with
+/// [`Config::recover`].
+///
+/// # Errors
+/// [`Error::Io`], [`Error::Desync`], and [`Error::Decode`]: every
+/// [`DecodeError`](crate::DecodeError) of checks 1 to 6, and `Truncated` at
+/// EOF inside a frame.
+pub fn read_frame_with<R: Read + ?Sized>(
+    r: &mut R,
+    max_frame_len: u32,
+) -> Result<Option<Frame>, Error> {
+    let mut decoder = FrameDecoder::with_config(Config::new().max_read_frame_len(max_frame_len));
+    let mut r = Checked(r);
+    // The header, in reads of exactly what it still lacks.
+    let mut head = [0u8; HEADER_LEN];
+    let mut got = 0;
+    while !decoder.read_head(head.get(..got).unwrap_or_default())? {
+        let n = match head.get_mut(got..) {
+            Some(rest) => read_retrying(&mut r, rest, got)?,
+            None => 0,
+        };
+        if n == 0 {
+            let mut partial = BytesMut::from(head.get(..got).unwrap_or_default());
+            return Ok(decoder.decode_eof(&mut partial)?);
+        }
+        got += n;
+    }
+    // The payload, straight into the frame's own buffer.
+    let mut none = BytesMut::new();
+    if let Some((body, missing)) = decoder.direct_payload(&mut none, 0, FIRST_PAYLOAD_CHUNK) {
+        let before = body.len();
+        if let Err(io) = (&mut r).take(missing as u64).read_to_end(body) {
+            let done = (HEADER_LEN + body.len()) as u64;
+            return Err(Error::Desync { io, done });
+        }
+        if body.len() - before < missing {
+            return Ok(decoder.decode_eof(&mut none)?);
+        }
+    }
+    Ok(decoder.decode(&mut none)?)
+}
+
+/// One read, retried on `Interrupted`. An error is [`Error::Io`] if no byte
+/// of the frame had been read (`done == 0`), [`Error::Desync`] otherwise.
+fn read_retrying<R: Read>(r: &mut R, buf: &mut [u8], done: usize) -> Result<usize, Error> {
+    loop {
+        match r.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(io) if done == 0 => return Err(Error::Io(io)),
+            Err(io) => {
+                return Err(Error::Desync {
+                    io,
+                    done: done as u64,
+                })
+            }
+        }
+    }
+}
+
+/// A buffered frame reader that survives read timeouts.
+///
+/// A loop around the one [`FrameDecoder`]. It reads in chunks of at least
+/// 8 KiB (so it may read past the current frame: use [`read_frame`] to hand
+/// the stream on afterwards, or [`into_parts`](Self::into_parts)), through a
+/// staging buffer that is zero-filled once, so the cost of a read does not
+/// depend on the buffer size (a peer trickling one byte per read costs one
+/// small copy per byte). Memory grows only with the bytes that arrive. A
+/// payload of 64 KiB or more, once its header has verified, is read
+/// straight into a buffer of its own that becomes the frame's [`Bytes`]
+/// (no copy, no zero-filling; it too grows only with the bytes received).
+///
+/// **Timeouts.** When the reader returns `WouldBlock` or `TimedOut` (e.g. a
+/// `TcpStream` with `set_read_timeout`), the error is returned as
+/// [`Error::Io`] (not fatal) and nothing is lost: the next call resumes
+/// exactly where this one stopped, mid-header or mid-payload.
+/// [`is_mid_frame`](Self::is_mid_frame) tells an idle peer (timeout on a
+/// frame boundary) from a stalled one (timeout inside a frame), so a caller
+/// can apply an idle timeout and a shorter stall timeout.
+///
+/// **End of stream.** `Ok(None)` is a clean end on a frame boundary; the
+/// reader may be called again if its source can grow (a file being
+/// appended to). EOF inside a frame is
+/// [`Truncated`](crate::DecodeError::Truncated), fatal for good: later
+/// calls repeat it, even if more bytes arrive.
+///
+/// It is also an [`Iterator`] of `Result<Frame, Error>` that ends after a
+/// clean EOF or a fatal error.
+///
+/// [`Bytes`]: bytes::Bytes
+///
+/// ```
+/// use lpframe::{write_frame, FrameReader};
+///
+/// let mut wire = Vec::new();
+/// for p in [&b"a"[..], b"bb", b"ccc"] {
+///     write_frame(&mut wire, p).unwrap();
+/// }
+/// let reader = FrameReader::new(&wire[..]);
+/// let lens: Vec<usize> = reader.map(|f| f.unwrap().len()).collect();
+/// assert_eq!(lens, [1, 2, 3]);
+/// ```
+///
+/// A read loop with a timeout that tells an idle peer from a stalled one:
+///
+/// ```no_run
+/// use std::{net::TcpStream, time::{Duration, Instant}};
+/// use lpframe::FrameReader;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let stream = TcpStream::connect("127.0.0.1:7878")?;
+/// stream.set_read_timeout(Some(Duration::from_millis(250)))?;
+/// let mut reader = FrameReader::new(stream);
+/// let (idle, stall) = (Duration::from_secs(30), Duration::from_secs(5));
+/// let mut since = Instant::now();
+/// loop {
+///     match reader.next_frame() {
+///         Ok(Some(frame)) => {
+///             println!("{} bytes", frame.len());
+///             since = Instant::now();
+///         }
+///         Ok(None) => break, // the peer closed on a frame boundary
+///         Err(e) if e.is_timeout() => {
+///             let limit = if reader.is_mid_frame() { stall } else { idle };
+///             if since.elapsed() > limit {
+///                 break; // idle or stalled too long: close
+///             }
+///         }
+///         Err(e) if !e.is_fatal() => eprintln!("dropped a frame: {e}"),
+///         Err(e) => return Err(e.into()),
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct FrameReader<R> {
+    inner: R,
+    buf: BytesMut,
+    decoder: FrameDecoder,
+    /// Reads land here first (zero-filled once, then reused), so that a
+    /// read's cost does not include zero-filling `buf`'s spare capacity.
+    stage: Vec<u8>,
+    /// Set once the iterator has returned its last item.
+    finished: bool,
+}
+
+impl<R: Read> FrameReader<R> {
+    /// A reader with the default [`Config`].
+    pub fn new(inner: R) -> Self {
+        FrameReader::with_config(inner, Config::default())
+    }
+
+    /// A reader with the given settings.
+    pub fn with_config(inner: R, config: Config) -> Self {
+        FrameReader {
+            inner,
+            buf: BytesMut::new(),
+            decoder: FrameDecoder::with_config(config),
+            stage: Vec::new(),
+            finished: false,
+        }
+    }
+
+    /// Reads the next frame: `Ok(None)` at a clean end of stream.
+    ///
+    /// # Errors
+    /// [`Error::Io`] from the reader (timeouts are retryable: call again),
+    /// and [`Error::Decode`] for every [`DecodeError`](crate::DecodeError)
+    /// (see [`Error::is_fatal`]), including `Truncated` at EOF inside a
+    /// frame.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, Error> {
+        loop {
+            if let Some(frame) = self.decoder.decode(&mut self.buf)? {
+                return Ok(Some(frame));
+            }
+            let eof = match self
+                .decoder
+                .direct_payload(&mut self.buf, LARGE_PAYLOAD, MIN_READ)
+            {
+                // `read_to_end` on a `Take` reads into the vector's spare
+                // capacity without zero-filling it, and grows it
+                // geometrically with the bytes received. On an error the
+                // bytes read so far stay in the decoder's buffer.
+                Some((body, missing)) => {
+                    let before = body.len();
+                    Checked(&mut self.inner)
+                        .take(missing as u64)
+                        .read_to_end(body)?;
+                    body.len() - before < missing
+                }
+                None => self.fill()? == 0,
+            };
+            if eof {
+                return Ok(self.decoder.decode_eof(&mut self.buf)?);
+            }
+        }
+    }
+
+    /// Reads once from the inner reader into the buffer; returns the bytes
+    /// read (0 at EOF). On error the buffer is as it was.
+    fn fill(&mut self) -> Result<usize, Error> {
+        // MIN_READ; for a payload longer than that, up to what it still
+        // needs but at most what has already arrived (so memory follows
+        // received bytes) and at most MAX_STAGED_READ.
+        let buffered = self.buf.len();
+        let want = self
+            .decoder
+            .bytes_missing(buffered)
+            .min(buffered)
+            .clamp(MIN_READ, MAX_STAGED_READ);
+        if self.stage.len() < want {
+            self.stage.resize(want, 0);
+        }
+        let stage = self.stage.get_mut(..want).unwrap_or_default();
+        let n = loop {
+            match Checked(&mut self.inner).read(stage) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::Io(e)),
+            }
+        };
+        self.buf
+            .extend_from_slice(stage.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+}
+
+impl<R> FrameReader<R> {
+    /// `true` when part of a frame has been received but not all of it: a
+    /// timeout now means the peer stalled inside a frame, not that it is
+    /// idle between frames.
+    pub fn is_mid_frame(&self) -> bool {
+        self.decoder.is_mid_frame() || (!self.buf.is_empty() && !self.decoder.is_failed())
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &Config {
+        self.decoder.config()
+    }
+
+    /// The settings, to change at runtime (a new limit applies from the
+    /// next header).
+    pub fn config_mut(&mut self) -> &mut Config {
+        self.decoder.config_mut()
+    }
+
+    /// The decoder: stream offsets (for messages such as "error at offset
+    /// N"), failed state, recovery counters.
+    pub fn decoder(&self) -> &FrameDecoder {
+        &self.decoder
+    }
+
+    /// The inner reader.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    /// The inner reader, mutably (e.g. to change its timeout). Reading from
+    /// it directly desynchronises the frame stream.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// The inner reader, and the bytes read from it that no frame has been
+    /// delivered from, starting at a frame boundary: the header and payload
+    /// bytes of a frame in progress (which the decoder had already
+    /// consumed) come first. So another reader can take the stream over
+    /// mid-frame. (After a fatal error the bytes are those left unread at
+    /// the error; in recovery mode, bytes already skipped are gone.)
+    ///
+    /// ```
+    /// use std::io::Read;
+    ///
+    /// let mut wire = Vec::new();
+    /// lpframe::write_frame(&mut wire, b"hello").unwrap();
+    /// // A source that delivers 10 bytes, then times out.
+    /// struct Slow<'a>(&'a [u8]);
+    /// impl Read for Slow<'_> {
+    ///     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+    ///         if self.0.is_empty() { return Err(std::io::ErrorKind::TimedOut.into()) }
+    ///         let n = self.0.len().min(buf.len());
+    ///         buf[..n].copy_from_slice(&self.0[..n]);
+    ///         self.0 = &self.0[n..];
+    ///         Ok(n)
+    ///     }
+    /// }
+    /// let mut reader = lpframe::FrameReader::new(Slow(&wire[..18]));
+    /// assert!(reader.next_frame().unwrap_err().is_timeout());
+    /// let (_, unread) = reader.into_parts();
+    /// assert_eq!(&unread[..], &wire[..18]); // the header is given back too
+    /// ```
+    pub fn into_parts(mut self) -> (R, BytesMut) {
+        let unread = self.decoder.unconsume(self.buf);
+        (self.inner, unread)
+    }
+}
+
+impl<R: Read> Iterator for FrameReader<R> {
+    type Item = Result<Frame, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        match self.next_frame() {
+            Ok(Some(frame)) => Some(Ok(frame)),
+            Ok(None) => {
+                self.finished = true;
+                None
+            }
+            Err(e) => {
+                self.finished = e.is_fatal();
+                Some(Err(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Writing: the exact, unbuffered [`write_frame`] and the buffered
+//! [`FrameWriter`], both on the one serializer.
+
+use std::io::{self, IoSlice, Write};
+
+use crate::{
+    encode::checked_header, error::is_retryable, error::IntoInnerError, Config, Error, Flags,
+    Frame, DEFAULT_MAX_FRAME_LEN, HEADER_LEN,
+};
+
+/// A [`FrameWriter`] buffers frames up to this many bytes; larger frames are
+/// written straight through without copying the payload.
+const WRITE_BUFFER: usize = 8 * 1024;
+
+/// Writes one frame with the default limit (8 MiB); see
+/// [`write_frame_with`].
+///
+/// ```
+/// let mut wire = Vec::new();
+/// lpframe::write_frame(&mut wire, b"hello").unwrap();
+/// assert_eq!(wire.len(), lpframe::HEADER_LEN + 5);
+/// assert_eq!(&wire[..2], &lpframe::MAGIC);
+/// ```
+///
+/// # Errors
+/// As [`write_frame_with`].
+pub fn write_frame<W: Write + ?Sized>(w: &mut W, payload: &[u8]) -> Result<(), Error> {
+    write_frame_with(w, payload, DEFAULT_MAX_FRAME_LEN)
+}
+
+/// Writes one frame, header and payload, without copying the payload: one
+/// vectored write where the writer supports it, with partial writes
+/// (including writers that only take the first slice) handled. Payloads up
+/// to `max_frame_len` bytes are accepted.
+///
+/// The limit is checked before any byte is written. Unbuffered: wrap `w` in
+/// a [`FrameWriter`] (or a `BufWriter`) for many small frames.
+///
+/// # Errors
+/// [`Error::Encode`] (nothing written); [`Error::Io`] when the writer
+/// failed before any byte of the frame was written (retryable if its kind
+/// is); [`Error::Desync`] when it failed after part of the frame was
+/// written, a timeout included: the stream then ends in half a frame and
+/// must not be used for further frames (PROTOCOL.md section 3, rule 4).
+pub fn write_frame_with<W: Write + ?Sized>(
+    w: &mut W,
+    payload: &[u8],
+    max_frame_len: u32,
+) -> Result<(), Error> {
+    let header = checked_header(Flags::empty(), payload, max_frame_len)?.to_bytes();
+    match write_all_vectored(w, &header, payload) {
+        Ok(()) => Ok(()),
+        Err((io, 0)) => Err(Error::Io(io)),
+        Err((io, done)) => Err(Error::Desync {
+            io,
+            done: done as u64,
+        }),
+    }
+}
+
+/// Writes `a` then `b` completely. On error, returns it with the number of
+/// bytes that were written.
+fn write_all_vectored<W: Write + ?Sized>(
+    w: &mut W,
+    a: &[u8],
+    b: &[u8],
+) -> Result<(), (io::Error, usize)> {
+    let mut slices = [IoSlice::new(a), IoSlice::new(b)];
+    let mut bufs = &mut slices[..];
+    IoSlice::advance_slices(&mut bufs, 0);
+    let mut written = 0;
+    while !bufs.is_empty() {
+        let left: usize = bufs.iter().map(|s| s.len()).sum();
+        match w.write_vectored(bufs) {
+            Ok(0) => return Err((io::ErrorKind::WriteZero.into(), written)),
+            Ok(n) if n > left => {
+                return Err((
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("the writer reported {n} bytes written of {left}"),
+                    ),
+                    written,
+                ))
+            }
+            Ok(n) => {
+                written += n;
+                IoSlice::advance_slices(&mut bufs, n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((e, written)),
+        }
+    }
+    Ok(())
+}
+
+/// A buffered frame writer.
+///
+/// Small frames are collected in an 8 KiB buffer and written together on
+/// [`flush`](FrameWriter::flush) (or when the buffer fills); a frame that
+/// does not fit the buffer is written straight through with one vectored
+/// write, without copying its payload.
+///
+/// **Faults.** A retryable error (`WouldBlock`, `TimedOut`, e.g. from
+/// `set_write_timeout`) loses nothing and is not fatal: the frame passed to
+/// the call that failed *was accepted* (do not send it again), and every
+/// unsent byte stays queued — call [`flush`](FrameWriter::flush) until it
+/// succeeds (frames written meanwhile queue up behind, growing
+/// [`buffered`](FrameWriter::buffered)). Any other I/O error leaves the
+/// stream holding part of a frame, so the writer is *poisoned*: every later
+/// call fails with [`Error::WriterPoisoned`] and nothing more is written.
+///
+/// **Dropping does not flush** (as with tokio's `FramedWrite`, and unlike
+/// `BufWriter`, whose flush-on-drop swallows errors): call
+/// [`flush`](FrameWriter::flush) or [`into_inner`](FrameWriter::into_inner),
+/// or frames still queued are lost.
+///
+/// ```
+/// use lpframe::{FrameReader, FrameWriter};
+///
+/// let mut w = FrameWriter::new(Vec::new());
+/// w.write_frame(b"one").unwrap();
+/// w.write_frame(b"two").unwrap();
+/// let wire = w.into_inner().unwrap();
+///
+/// let frames: Vec<_> = FrameReader::new(&wire[..]).map(Result::unwrap).collect();
+/// assert_eq!(&frames[1][..], b"two");
+/// ```
+#[derive(Debug)]
+pub struct FrameWriter<W: Write> {
+    inner: W,
+    buf: Vec<u8>,
+    config: Config,
+    poisoned: bool,
+}
+
+impl<W: Write> FrameWriter<W> {
+    /// A writer with the default [`Config`].
+    pub fn new(inner: W) -> Self {
+        FrameWriter::with_config(inner, Config::default())
+    }
+
+    /// A writer with the given settings (it uses
+    /// [`max_write_frame_len`](Config::max_write_frame_len)).
+    pub fn with_config(inner: W, config: Config) -> Self {
+        FrameWriter {
+            inner,
+            buf: Vec::with_capacity(WRITE_BUFFER),
+            config,
+            poisoned: false,
+        }
+    }
+
+    /// Queues one frame (written when the buffer fills or on
+    /// [`flush`](Self::flush)).
+    ///
+    /// # Errors
+    /// [`Error::Encode`] (frame refused, nothing written, writer still
+    /// usable); [`Error::Io`] — if retryable, the frame was accepted and
+    /// [`flush`](Self::flush) finishes it (see the type docs), otherwise the
+    /// writer is poisoned; [`Error::WriterPoisoned`].
+    pub fn write_frame(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.queue(Flags::empty(), payload)
+    }
+
+    /// Queues a [`Frame`] with its flags; see
+    /// [`write_frame`](Self::write_frame).
+    ///
+    /// # Errors
+    /// As [`write_frame`](Self::write_frame); a frame with flags set is
+    /// refused with [`EncodeError::ReservedFlags`](crate::EncodeError::ReservedFlags) in LPF v1.
+    pub fn send(&mut self, frame: &Frame) -> Result<(), Error> {
+        self.queue(frame.flags(), frame)
+    }
+
+    fn queue(&mut self, flags: Flags, payload: &[u8]) -> Result<(), Error> {
+        if self.poisoned {
+            return Err(Error::WriterPoisoned);
+        }
+        let header = checked_header(flags, payload, self.config.max_write_frame_len)?.to_bytes();
+        let total = HEADER_LEN + payload.len();
+        if self.buf.len() + total > WRITE_BUFFER {
+            if let Err(e) = self.flush_buf() {
+                if self.poisoned {
+                    return Err(e);
+                }
+                // Retryable (e.g. a write timeout): this frame is still
+                // accepted, queued behind the unsent bytes; flush() sends it.
+                self.buf.extend_from_slice(&header);
+                self.buf.extend_from_slice(payload);
+                return Err(e);
+            }
+        }
+        if total <= WRITE_BUFFER || !self.buf.is_empty() {
+            self.buf.extend_from_slice(&header);
+            self.buf.extend_from_slice(payload);
+            return Ok(());
+        }
+        // Large frame, empty buffer: straight through, no payload copy.
+        match write_all_vectored(&mut self.inner, &header, payload) {
+            Ok(()) => Ok(()),
+            Err((e, written)) if is_retryable(e.kind()) => {
+                // Keep the unsent rest so that flush() can finish the frame.
+                let rest_head = header.get(written..).unwrap_or_default();
+                let rest_payload = payload
+                    .get(written.saturating_sub(HEADER_LEN)..)
+                    .unwrap_or_default();
+                self.buf.extend_from_slice(rest_head);
+                self.buf.extend_from_slice(rest_payload);
+                Err(Error::Io(e))
+            }
+            Err((e, _)) => {
+                self.poisoned = true;
+                Err(Error::Io(e))
+            }
+        }
+    }
+
+    /// Writes out every queued byte, then flushes the inner writer.
+    ///
+    /// # Errors
+    /// [`Error::Io`] (retryable kinds keep the unsent bytes; other kinds
+    /// poison the writer), [`Error::WriterPoisoned`].
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.flush_buf()?;
+        self.inner.flush().map_err(|e| self.io_error(e))
+    }
+
+    fn flush_buf(&mut self) -> Result<(), Error> {
+        if self.poisoned {
+            return Err(Error::WriterPoisoned);
+        }
+        let mut written = 0;
+        let result = loop {
+            let Some(rest) = self.buf.get(written..).filter(|r| !r.is_empty()) else {
+                break Ok(());
+            };
+            match self.inner.write(rest) {
+                Ok(0) => break Err(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) if n > rest.len() => {
+                    break Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("the writer reported {n} bytes written of {}", rest.len()),
+                    ))
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        self.buf.drain(..written.min(self.buf.len()));
+        result.map_err(|e| self.io_error(e))
+    }
+
+    fn io_error(&mut self, e: io::Error) -> Error {
+        if !is_retryable(e.kind()) {
+            self.poisoned = true;
+        }
+        Error::Io(e)
+    }
+
+    /// `true` after a write failed inside a frame; see the type docs.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The settings, to change at runtime (a new limit applies from the
+    /// next frame).
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
+    /// The inner writer.
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    /// The inner writer, mutably. Writing to it directly corrupts the frame
+    /// stream.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
+    /// Flushes and returns the inner writer.
+    ///
+    /// # Errors
+    /// If flushing fails, the writer comes back inside the error with every
+    /// unsent byte still queued (nothing is lost): on a retryable error take
+    /// it back with [`IntoInnerError::into_writer`] and try again.
+    ///
+    /// ```
+    /// let mut w = lpframe::FrameWriter::new(Vec::new());
+    /// w.write_frame(b"hi").unwrap();
+    /// let wire: Vec<u8> = w.into_inner().map_err(|e| e.into_parts().1)?;
+    /// assert_eq!(wire.len(), 18);
+    /// # Ok::<(), lpframe::Error>(())
+    /// ```
+    pub fn into_inner(mut self) -> Result<W, IntoInnerError<FrameWriter<W>>> {
+        match self.flush() {
+            Ok(()) => Ok(self.inner),
+            Err(e) => Err(IntoInnerError::new(self, e)),
+        }
+    }
+}
