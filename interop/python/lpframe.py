@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, List, Optional, Union
 
 __all__ = [
-    "MAGIC", "VERSION", "HEADER_LEN", "DEFAULT_MAX_FRAME_LEN", "MAX_FRAME_LEN_LIMIT",
+    "MAGIC", "VERSION", "HEADER_LEN", "DEFAULT_MAX_FRAME_LEN", "MAX_FRAME_LEN_LIMIT", "PAYLOAD_TYPES",
     "crc32", "encode_header", "encode_frame", "write_frame", "read_frame", "decode",
     "Frame", "Decoder", "FrameReader", "FrameWriter",
     "LpfError", "BadMagic", "UnsupportedVersion", "HeaderChecksum", "ReservedFlags",
@@ -299,14 +299,35 @@ def encode_header(length: int, payload_crc: int, *, version: int = VERSION, flag
     return covered + _U32.pack(header_crc)
 
 
+#: The payload types every sending entry point accepts.
+PAYLOAD_TYPES = (bytes, bytearray, memoryview)
+
+
+def _payload_bytes(payload: Any) -> bytes:
+    """``payload`` as ``bytes``; :class:`TypeError` unless it is bytes-like.
+
+    Only ``bytes``, ``bytearray`` and ``memoryview`` (and their subclasses) are
+    payloads.  ``bytes(payload)`` alone would turn the int 5 into five zero
+    bytes and a list of ints into their bytes, so a wrong argument would be
+    sent as a well-formed frame instead of being refused.
+    """
+    if not isinstance(payload, PAYLOAD_TYPES):
+        raise TypeError("payload must be bytes, bytearray or memoryview, "
+                        f"not {type(payload).__name__}")
+    return bytes(payload)
+
+
 def encode_frame(payload: Any, max_frame_len: int = DEFAULT_MAX_FRAME_LEN) -> bytes:
     """Return the wire bytes of one version-1 frame carrying ``payload``.
 
-    Raises :class:`FrameTooLarge` if the payload is longer than
-    ``max_frame_len`` (the receiver's limit, section 3 rule 3).
+    ``payload`` must be ``bytes``, ``bytearray`` or ``memoryview``; anything
+    else (an int, a str, None, a list ...) raises :class:`TypeError`.  Raises
+    :class:`FrameTooLarge` if the payload is longer than ``max_frame_len`` (the
+    receiver's limit, section 3 rule 3).  Both checks happen before anything
+    is produced.
     """
     _check_max_frame_len(max_frame_len)
-    data = bytes(payload)
+    data = _payload_bytes(payload)
     if len(data) > max_frame_len:
         raise FrameTooLarge(len(data), max_frame_len)
     return encode_header(len(data), crc32(data)) + data
@@ -333,7 +354,8 @@ def _sender(stream: Any) -> Callable[[bytes], None]:
 def write_frame(stream: Any, payload: Any, max_frame_len: int = DEFAULT_MAX_FRAME_LEN) -> None:
     """Write one frame to a socket or binary file.
 
-    The length check happens before any byte is written.  If the write itself
+    The type check (:class:`TypeError` unless ``payload`` is bytes-like) and
+    the length check happen before any byte is written.  If the write itself
     fails, the stream may hold half a frame: the caller MUST NOT write more
     frames on it (use :class:`FrameWriter` to have that enforced).
     """
@@ -351,8 +373,9 @@ class FrameWriter:
         self._send = _sender(stream)
 
     def write(self, payload: Any) -> None:
-        """Write one frame.  Raises :class:`FrameTooLarge` (nothing written, the
-        writer stays usable), the transport's ``OSError`` (the writer becomes
+        """Write one frame.  Raises :class:`TypeError` (``payload`` is not
+        bytes-like) or :class:`FrameTooLarge` (nothing written, the writer stays
+        usable), the transport's ``OSError`` (the writer becomes
         unusable) or :class:`StreamUnusable` after an earlier failure."""
         if self.broken is not None:
             raise StreamUnusable(f"an earlier write failed part-way: {self.broken!r}")

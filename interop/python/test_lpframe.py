@@ -486,6 +486,48 @@ class EncodeTests(unittest.TestCase):
             a.close()
             b.close()
 
+    NOT_PAYLOADS = (5, 0, True, 2.5, "hello", "", None, [1, 2, 3], (104, 105), {1: 2}, object())
+
+    def test_encode_refuses_non_bytes_payloads(self) -> None:
+        """encode_frame(5) used to return a frame of five zero bytes (bytes(5))
+        and encode_frame([1, 2, 3]) a frame of those three bytes."""
+        for bad in self.NOT_PAYLOADS:
+            with self.subTest(payload=bad):
+                with self.assertRaises(TypeError):
+                    encode_frame(bad)
+                with self.assertRaises(TypeError):
+                    encode_frame(bad, 0xFFFFFFFF)
+        for good in (b"abc", bytearray(b"abc"), memoryview(b"xabcx")[1:4]):
+            self.assertEqual(encode_frame(good), encode_frame(b"abc"))
+
+    def test_write_frame_refuses_non_bytes_payloads_before_writing(self) -> None:
+        for bad in self.NOT_PAYLOADS:
+            with self.subTest(payload=bad):
+                buf = io.BytesIO()
+                with self.assertRaises(TypeError):
+                    lpframe.write_frame(buf, bad)
+                self.assertEqual(buf.getvalue(), b"")
+
+    def test_frame_writer_refuses_non_bytes_payloads_before_writing(self) -> None:
+        a, b = socket.socketpair()
+        a.settimeout(SOCKET_TIMEOUT)
+        b.settimeout(0.2)
+        try:
+            w = FrameWriter(a)
+            for bad in self.NOT_PAYLOADS:
+                with self.subTest(payload=bad):
+                    with self.assertRaises(TypeError):
+                        w.write(bad)
+                    self.assertIsNone(w.broken)  # a refused payload does not break the writer
+            with self.assertRaises(TimeoutError):
+                b.recv(100)  # nothing was written
+            w.write(b"ok")
+            b.settimeout(SOCKET_TIMEOUT)
+            self.assertEqual(read_frame(b), Frame(b"ok"))
+        finally:
+            a.close()
+            b.close()
+
     def test_writer_unusable_after_failure(self) -> None:
         a, b = socket.socketpair()
         a.settimeout(SOCKET_TIMEOUT)
