@@ -32,7 +32,10 @@ follow are never decoded (spec section 4, "Fatal").
 
 from __future__ import annotations
 
+import errno
+import os
 import socket
+import stat
 import struct
 import time
 import zlib
@@ -45,7 +48,7 @@ __all__ = [
     "Frame", "Decoder", "FrameReader", "FrameWriter",
     "LpfError", "BadMagic", "UnsupportedVersion", "HeaderChecksum", "ReservedFlags",
     "FrameTooLarge", "PayloadChecksum", "Truncated", "Skipped",
-    "LpfTimeout", "StreamUnusable", "Event",
+    "LpfTimeout", "StreamUnusable", "PartialFrameLost", "Event",
 ]
 
 #: The two magic bytes every LPF header starts with (section 2).
@@ -251,13 +254,15 @@ class Skipped(LpfError):
 
 
 class LpfTimeout(TimeoutError):
-    """A read timed out (section 6).  Not a protocol error.
+    """A read timed out (section 6).  Not a protocol error, and resumable: the
+    reader's position is unchanged and the read may simply be retried.
 
     ``phase`` is ``"idle"`` (waiting for the first byte of a frame) or
-    ``"stall"`` (inside a frame).  If ``resumable`` is true the reader's position
-    is unchanged and the read may simply be retried; otherwise (the exact
-    :func:`read_frame` timed out in the middle of a frame and lost the bytes it
-    had read) the stream is unusable and must be closed.
+    ``"stall"`` (inside a frame, :class:`FrameReader` only).  ``resumable`` is
+    always true for the timeouts this module raises: when the exact
+    :func:`read_frame` times out after part of a frame was read, the stream is
+    no longer usable and it raises :class:`PartialFrameLost` instead, which is
+    not a ``TimeoutError``.
     """
 
     def __init__(self, phase: str, timeout: Optional[float], resumable: bool = True) -> None:
@@ -270,8 +275,35 @@ class LpfTimeout(TimeoutError):
 
 
 class StreamUnusable(OSError):
-    """A previous write failed part-way through a frame (section 3, rule 4):
-    no further frame may be written on this stream."""
+    """The stream can no longer carry frames and must be closed.
+
+    Raised by :class:`FrameWriter` after a write failed part-way through a frame
+    (section 3, rule 4): no further frame may be written on that stream.  Its
+    subclass :class:`PartialFrameLost` is raised by :func:`read_frame` when the
+    stream's read position is lost."""
+
+
+class PartialFrameLost(StreamUnusable):
+    """The exact :func:`read_frame` had read part of a frame when a read failed
+    (its socket's timeout struck, or a non-blocking descriptor had no data).
+
+    The bytes read so far are lost, so the stream is no longer at a frame
+    boundary and cannot be read any further: close it.  This is deliberately
+    *not* a ``TimeoutError``: a caller that retries on timeouts would read the
+    rest of the broken frame as a new header (or, if the lost bytes were a
+    header, deliver bytes of a payload as frames).  A timeout before the first
+    byte of a frame is a plain, resumable :class:`LpfTimeout` instead.
+
+    Attributes: ``consumed`` (bytes of the frame read and lost), ``timeout``
+    (the socket's timeout, or ``None``).  ``__cause__`` is the original error.
+    """
+
+    def __init__(self, consumed: int, timeout: Optional[float], what: str = "timeout") -> None:
+        self.consumed = consumed
+        self.timeout = timeout
+        when = f" ({timeout} s)" if timeout is not None else ""
+        super().__init__(f"read_frame: {what}{when} after {consumed} byte(s) of a frame were read; "
+                         "those bytes are lost and the stream is no longer usable: close it")
 
 
 Event = Union["Frame", LpfError]
@@ -684,6 +716,41 @@ def _receiver(stream: Any) -> Callable[[int], bytes]:
     return read1 if read1 is not None else stream.read
 
 
+def _refuse_non_blocking(stream: Any) -> None:
+    """Raise :class:`ValueError` if ``stream`` is a non-blocking socket or file.
+
+    A socket whose timeout is 0 (``setblocking(False)``) is refused; so is a
+    socket with no timeout, or a file that is not a regular file, whose
+    descriptor was made non-blocking behind Python's back.  A socket with a
+    positive timeout is accepted (Python makes its descriptor non-blocking
+    itself and implements the timeout).
+    """
+    gettimeout = getattr(stream, "gettimeout", None)
+    if gettimeout is not None:
+        timeout = gettimeout()
+        if timeout == 0:
+            raise ValueError("read_frame() needs a blocking socket, and this one is non-blocking "
+                             "(its timeout is 0): a read would fail part-way through a frame and lose "
+                             "the bytes already read. Use a blocking socket (timeout None or > 0), "
+                             "or Decoder / FrameReader, which keep partial frames.")
+        if timeout is not None:
+            return
+    fileno = getattr(stream, "fileno", None)
+    if fileno is None:
+        return
+    try:
+        fd = fileno()
+        if fd < 0 or os.get_blocking(fd):
+            return
+        if gettimeout is None and stat.S_ISREG(os.fstat(fd).st_mode):
+            return  # reads of a regular file never block, whatever O_NONBLOCK says
+    except (OSError, ValueError, AttributeError):  # no descriptor (BytesIO), closed, no get_blocking
+        return
+    raise ValueError("read_frame() needs a blocking stream, and this descriptor is non-blocking "
+                     "(O_NONBLOCK): a read would fail part-way through a frame and lose the bytes "
+                     "already read. Use Decoder or FrameReader instead.")
+
+
 def read_frame(stream: Any, max_frame_len: int = DEFAULT_MAX_FRAME_LEN) -> Optional[Frame]:
     """Read exactly one frame from a blocking socket or binary file.
 
@@ -694,11 +761,21 @@ def read_frame(stream: Any, max_frame_len: int = DEFAULT_MAX_FRAME_LEN) -> Optio
 
     *Exact*: never reads a byte past the frame (2, then 1, then 13 header
     bytes, then the payload), so it can be mixed with other reads of the same
-    stream, but it cannot resynchronise.  Timeouts come from the socket's own
-    timeout: one before the first byte raises a resumable :class:`LpfTimeout`
-    (``phase="idle"``); one inside the frame loses the bytes read so far, so it
-    raises ``LpfTimeout(resumable=False)`` and the stream is unusable.
+    stream, but it cannot resynchronise, and it keeps no state between calls:
+    the bytes of a frame it has read exist only inside the call.  Hence:
+
+    * *Blocking streams only.*  A non-blocking socket (``gettimeout() == 0``)
+      or non-blocking descriptor is refused with :class:`ValueError` before any
+      byte is read.  Use :class:`Decoder` or :class:`FrameReader` with those.
+    * *Timeouts* come from the socket's own timeout.  One that strikes before
+      the first byte of the frame raises a plain, resumable :class:`LpfTimeout`
+      (``phase="idle"``; nothing was read, call again).  One that strikes after
+      part of the frame was read raises :class:`PartialFrameLost` (a
+      :class:`StreamUnusable`, not a ``TimeoutError``): those bytes are lost
+      and the stream MUST be closed (spec section 6: "an implementation whose
+      reads cannot resume after a timeout MUST treat the stream as unusable").
     """
+    _refuse_non_blocking(stream)
     recv = _receiver(stream)
     d = Decoder(max_frame_len)
     while True:
@@ -711,13 +788,21 @@ def read_frame(stream: Any, max_frame_len: int = DEFAULT_MAX_FRAME_LEN) -> Optio
             return None
         n = d.bytes_needed
         started = d.in_frame
+        timeout = stream.gettimeout() if hasattr(stream, "gettimeout") else None
         try:
             data = recv(min(n, _MAX_RECV))
-        except TimeoutError:
-            timeout = stream.gettimeout() if hasattr(stream, "gettimeout") else None
+        except TimeoutError as exc:
             if not started:
                 raise LpfTimeout("idle", timeout, resumable=True) from None
-            raise LpfTimeout("stall", timeout, resumable=False) from None
+            raise PartialFrameLost(d.buffered, timeout) from exc
+        except BlockingIOError as exc:  # made non-blocking after the check, or by another thread
+            if not started:
+                raise
+            raise PartialFrameLost(d.buffered, None, "no data on a non-blocking stream") from exc
+        if data is None:  # a non-blocking raw file with no data
+            if not started:
+                raise BlockingIOError(errno.EAGAIN, "read_frame: no data on a non-blocking stream")
+            raise PartialFrameLost(d.buffered, None, "no data on a non-blocking stream")
         if data:
             d.feed(data)
         else:

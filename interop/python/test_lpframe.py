@@ -38,8 +38,8 @@ import lpframe  # noqa: E402
 from lpframe import (  # noqa: E402
     DEFAULT_MAX_FRAME_LEN, BadMagic, Decoder, Frame, FrameReader, FrameTooLarge, FrameWriter,
     HeaderChecksum, LpfError, LpfTimeout, PayloadChecksum, ReservedFlags, Skipped,
-    StreamUnusable, Truncated, UnsupportedVersion, crc32, decode, encode_frame, encode_header,
-    read_frame,
+    PartialFrameLost, StreamUnusable, Truncated, UnsupportedVersion, crc32, decode, encode_frame,
+    encode_header, read_frame,
 )
 
 SOCKET_TIMEOUT = 30.0          # every socket in these tests has a timeout
@@ -733,17 +733,94 @@ class TimeoutTests(unittest.TestCase):
             stop.set()
             t.join(5)
 
-    def test_exact_reader_timeouts(self) -> None:
+    def test_exact_reader_idle_timeout_is_retryable(self) -> None:
+        """A timeout before any byte of the frame: a plain, resumable timeout."""
         self.b.settimeout(0.1)
         with self.assertRaises(LpfTimeout) as cm:
             read_frame(self.b)
+        self.assertIsInstance(cm.exception, TimeoutError)
+        self.assertNotIsInstance(cm.exception, StreamUnusable)
         self.assertTrue(cm.exception.resumable)
         self.assertEqual(cm.exception.phase, "idle")
-        self.a.sendall(encode_frame(b"abc")[:5])
-        with self.assertRaises(LpfTimeout) as cm:
-            read_frame(self.b)
-        self.assertFalse(cm.exception.resumable)
-        self.assertEqual(cm.exception.phase, "stall")
+        self.a.sendall(encode_frame(b"abc"))
+        self.assertEqual(read_frame(self.b), Frame(b"abc"))  # nothing was lost
+
+    def test_exact_reader_timeout_mid_frame_is_not_a_timeout(self) -> None:
+        """Half a frame, then the timeout strikes: the bytes read are lost, so
+        the error says the stream is unusable and is no TimeoutError (a caller
+        retrying on timeouts would read the rest as a new header)."""
+        wire = encode_frame(b"0123456789")
+        for cut in (1, 2, 3, 10, 16, 20):  # inside the header, at its end, inside the payload
+            with self.subTest(cut=cut):
+                a, b = socket.socketpair()
+                try:
+                    b.settimeout(0.1)
+                    a.sendall(wire[:cut])
+                    t0 = time.monotonic()
+                    with self.assertRaises(StreamUnusable) as cm:
+                        read_frame(b)
+                    self.assertLess(time.monotonic() - t0, 5)
+                    err = cm.exception
+                    self.assertIsInstance(err, PartialFrameLost)
+                    self.assertNotIsInstance(err, TimeoutError)
+                    self.assertEqual(err.consumed, cut)
+                    self.assertEqual(err.timeout, 0.1)
+                    self.assertIsInstance(err.__cause__, TimeoutError)
+                    self.assertIn("no longer usable", str(err))
+                finally:
+                    a.close()
+                    b.close()
+
+    def test_exact_reader_refuses_non_blocking_socket(self) -> None:
+        """setblocking(False) and settimeout(0) are the same state; both are
+        refused before any byte is read, so the half frame already sent is
+        still there for a blocking read afterwards."""
+        wire = encode_frame(b"kept")
+        for make_non_blocking in (lambda s: s.setblocking(False), lambda s: s.settimeout(0)):
+            a, b = socket.socketpair()
+            try:
+                a.settimeout(SOCKET_TIMEOUT)
+                a.sendall(wire[:5])
+                make_non_blocking(b)
+                self.assertEqual(b.gettimeout(), 0)
+                with self.assertRaises(ValueError) as cm:
+                    read_frame(b)
+                self.assertIn("non-blocking", str(cm.exception))
+                with self.assertRaises(ValueError):
+                    read_frame(b)  # still nothing read
+                b.settimeout(SOCKET_TIMEOUT)
+                a.sendall(wire[5:])
+                self.assertEqual(read_frame(b), Frame(b"kept"))
+            finally:
+                a.close()
+                b.close()
+
+    def test_exact_reader_refuses_non_blocking_descriptor(self) -> None:
+        """A descriptor made non-blocking behind Python's back (the socket
+        object says timeout None; a pipe read would return None)."""
+        a, b = socket.socketpair()
+        try:
+            a.settimeout(SOCKET_TIMEOUT)
+            a.sendall(encode_frame(b"x")[:5])
+            b.settimeout(None)
+            os.set_blocking(b.fileno(), False)
+            with self.assertRaises(ValueError):
+                read_frame(b)
+            os.set_blocking(b.fileno(), True)
+            b.settimeout(SOCKET_TIMEOUT)
+            self.assertEqual(recv_exact(b, 5), encode_frame(b"x")[:5])  # nothing was consumed
+        finally:
+            a.close()
+            b.close()
+        r, w = os.pipe()
+        with open(r, "rb", buffering=0) as rf, open(w, "wb", buffering=0) as wf:
+            wf.write(encode_frame(b"pipe")[:7])
+            os.set_blocking(r, False)
+            with self.assertRaises(ValueError):
+                read_frame(rf)
+            os.set_blocking(r, True)
+            wf.write(encode_frame(b"pipe")[7:])
+            self.assertEqual(read_frame(rf), Frame(b"pipe"))
 
 
 class RecoveryTests(unittest.TestCase):
