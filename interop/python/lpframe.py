@@ -13,7 +13,9 @@ Written from ``PROTOCOL.md`` alone (standard library only).  Contents:
 * :func:`read_frame` - an *exact* blocking reader: it never reads a byte past the
   frame it returns (so it cannot resynchronise, section 8);
 * :class:`FrameReader` - a buffered blocking reader with the idle / stall timeouts
-  of section 6 and optional recovery.
+  of section 6 and optional recovery;
+* :func:`serve_echo` and the command line ``python3 lpframe.py echo-server`` - an
+  echo server for conformance testing (see the README for its contract).
 
 Errors are exceptions, one class per error kind of section 4.2, all derived from
 :class:`LpfError`.  They carry their numbers as attributes and their ``str()`` is
@@ -32,20 +34,29 @@ follow are never decoded (spec section 4, "Fatal").
 
 from __future__ import annotations
 
+import argparse
+import errno
+import os
+import selectors
+import signal
 import socket
+import stat
 import struct
+import sys
+import threading
 import time
 import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, List, Optional, Union
 
 __all__ = [
-    "MAGIC", "VERSION", "HEADER_LEN", "DEFAULT_MAX_FRAME_LEN", "MAX_FRAME_LEN_LIMIT",
+    "MAGIC", "VERSION", "HEADER_LEN", "DEFAULT_MAX_FRAME_LEN", "MAX_FRAME_LEN_LIMIT", "PAYLOAD_TYPES",
     "crc32", "encode_header", "encode_frame", "write_frame", "read_frame", "decode",
     "Frame", "Decoder", "FrameReader", "FrameWriter",
     "LpfError", "BadMagic", "UnsupportedVersion", "HeaderChecksum", "ReservedFlags",
     "FrameTooLarge", "PayloadChecksum", "Truncated", "Skipped",
-    "LpfTimeout", "StreamUnusable", "Event",
+    "LpfTimeout", "StreamUnusable", "PartialFrameLost", "Event",
+    "EchoConfig", "serve_echo", "main",
 ]
 
 #: The two magic bytes every LPF header starts with (section 2).
@@ -251,13 +262,15 @@ class Skipped(LpfError):
 
 
 class LpfTimeout(TimeoutError):
-    """A read timed out (section 6).  Not a protocol error.
+    """A read timed out (section 6).  Not a protocol error, and resumable: the
+    reader's position is unchanged and the read may simply be retried.
 
     ``phase`` is ``"idle"`` (waiting for the first byte of a frame) or
-    ``"stall"`` (inside a frame).  If ``resumable`` is true the reader's position
-    is unchanged and the read may simply be retried; otherwise (the exact
-    :func:`read_frame` timed out in the middle of a frame and lost the bytes it
-    had read) the stream is unusable and must be closed.
+    ``"stall"`` (inside a frame, :class:`FrameReader` only).  ``resumable`` is
+    always true for the timeouts this module raises: when the exact
+    :func:`read_frame` times out after part of a frame was read, the stream is
+    no longer usable and it raises :class:`PartialFrameLost` instead, which is
+    not a ``TimeoutError``.
     """
 
     def __init__(self, phase: str, timeout: Optional[float], resumable: bool = True) -> None:
@@ -270,8 +283,35 @@ class LpfTimeout(TimeoutError):
 
 
 class StreamUnusable(OSError):
-    """A previous write failed part-way through a frame (section 3, rule 4):
-    no further frame may be written on this stream."""
+    """The stream can no longer carry frames and must be closed.
+
+    Raised by :class:`FrameWriter` after a write failed part-way through a frame
+    (section 3, rule 4): no further frame may be written on that stream.  Its
+    subclass :class:`PartialFrameLost` is raised by :func:`read_frame` when the
+    stream's read position is lost."""
+
+
+class PartialFrameLost(StreamUnusable):
+    """The exact :func:`read_frame` had read part of a frame when a read failed
+    (its socket's timeout struck, or a non-blocking descriptor had no data).
+
+    The bytes read so far are lost, so the stream is no longer at a frame
+    boundary and cannot be read any further: close it.  This is deliberately
+    *not* a ``TimeoutError``: a caller that retries on timeouts would read the
+    rest of the broken frame as a new header (or, if the lost bytes were a
+    header, deliver bytes of a payload as frames).  A timeout before the first
+    byte of a frame is a plain, resumable :class:`LpfTimeout` instead.
+
+    Attributes: ``consumed`` (bytes of the frame read and lost), ``timeout``
+    (the socket's timeout, or ``None``).  ``__cause__`` is the original error.
+    """
+
+    def __init__(self, consumed: int, timeout: Optional[float], what: str = "timeout") -> None:
+        self.consumed = consumed
+        self.timeout = timeout
+        when = f" ({timeout} s)" if timeout is not None else ""
+        super().__init__(f"read_frame: {what}{when} after {consumed} byte(s) of a frame were read; "
+                         "those bytes are lost and the stream is no longer usable: close it")
 
 
 Event = Union["Frame", LpfError]
@@ -299,14 +339,35 @@ def encode_header(length: int, payload_crc: int, *, version: int = VERSION, flag
     return covered + _U32.pack(header_crc)
 
 
+#: The payload types every sending entry point accepts.
+PAYLOAD_TYPES = (bytes, bytearray, memoryview)
+
+
+def _payload_bytes(payload: Any) -> bytes:
+    """``payload`` as ``bytes``; :class:`TypeError` unless it is bytes-like.
+
+    Only ``bytes``, ``bytearray`` and ``memoryview`` (and their subclasses) are
+    payloads.  ``bytes(payload)`` alone would turn the int 5 into five zero
+    bytes and a list of ints into their bytes, so a wrong argument would be
+    sent as a well-formed frame instead of being refused.
+    """
+    if not isinstance(payload, PAYLOAD_TYPES):
+        raise TypeError("payload must be bytes, bytearray or memoryview, "
+                        f"not {type(payload).__name__}")
+    return bytes(payload)
+
+
 def encode_frame(payload: Any, max_frame_len: int = DEFAULT_MAX_FRAME_LEN) -> bytes:
     """Return the wire bytes of one version-1 frame carrying ``payload``.
 
-    Raises :class:`FrameTooLarge` if the payload is longer than
-    ``max_frame_len`` (the receiver's limit, section 3 rule 3).
+    ``payload`` must be ``bytes``, ``bytearray`` or ``memoryview``; anything
+    else (an int, a str, None, a list ...) raises :class:`TypeError`.  Raises
+    :class:`FrameTooLarge` if the payload is longer than ``max_frame_len`` (the
+    receiver's limit, section 3 rule 3).  Both checks happen before anything
+    is produced.
     """
     _check_max_frame_len(max_frame_len)
-    data = bytes(payload)
+    data = _payload_bytes(payload)
     if len(data) > max_frame_len:
         raise FrameTooLarge(len(data), max_frame_len)
     return encode_header(len(data), crc32(data)) + data
@@ -333,7 +394,8 @@ def _sender(stream: Any) -> Callable[[bytes], None]:
 def write_frame(stream: Any, payload: Any, max_frame_len: int = DEFAULT_MAX_FRAME_LEN) -> None:
     """Write one frame to a socket or binary file.
 
-    The length check happens before any byte is written.  If the write itself
+    The type check (:class:`TypeError` unless ``payload`` is bytes-like) and
+    the length check happen before any byte is written.  If the write itself
     fails, the stream may hold half a frame: the caller MUST NOT write more
     frames on it (use :class:`FrameWriter` to have that enforced).
     """
@@ -351,8 +413,9 @@ class FrameWriter:
         self._send = _sender(stream)
 
     def write(self, payload: Any) -> None:
-        """Write one frame.  Raises :class:`FrameTooLarge` (nothing written, the
-        writer stays usable), the transport's ``OSError`` (the writer becomes
+        """Write one frame.  Raises :class:`TypeError` (``payload`` is not
+        bytes-like) or :class:`FrameTooLarge` (nothing written, the writer stays
+        usable), the transport's ``OSError`` (the writer becomes
         unusable) or :class:`StreamUnusable` after an earlier failure."""
         if self.broken is not None:
             raise StreamUnusable(f"an earlier write failed part-way: {self.broken!r}")
@@ -661,6 +724,41 @@ def _receiver(stream: Any) -> Callable[[int], bytes]:
     return read1 if read1 is not None else stream.read
 
 
+def _refuse_non_blocking(stream: Any) -> None:
+    """Raise :class:`ValueError` if ``stream`` is a non-blocking socket or file.
+
+    A socket whose timeout is 0 (``setblocking(False)``) is refused; so is a
+    socket with no timeout, or a file that is not a regular file, whose
+    descriptor was made non-blocking behind Python's back.  A socket with a
+    positive timeout is accepted (Python makes its descriptor non-blocking
+    itself and implements the timeout).
+    """
+    gettimeout = getattr(stream, "gettimeout", None)
+    if gettimeout is not None:
+        timeout = gettimeout()
+        if timeout == 0:
+            raise ValueError("read_frame() needs a blocking socket, and this one is non-blocking "
+                             "(its timeout is 0): a read would fail part-way through a frame and lose "
+                             "the bytes already read. Use a blocking socket (timeout None or > 0), "
+                             "or Decoder / FrameReader, which keep partial frames.")
+        if timeout is not None:
+            return
+    fileno = getattr(stream, "fileno", None)
+    if fileno is None:
+        return
+    try:
+        fd = fileno()
+        if fd < 0 or os.get_blocking(fd):
+            return
+        if gettimeout is None and stat.S_ISREG(os.fstat(fd).st_mode):
+            return  # reads of a regular file never block, whatever O_NONBLOCK says
+    except (OSError, ValueError, AttributeError):  # no descriptor (BytesIO), closed, no get_blocking
+        return
+    raise ValueError("read_frame() needs a blocking stream, and this descriptor is non-blocking "
+                     "(O_NONBLOCK): a read would fail part-way through a frame and lose the bytes "
+                     "already read. Use Decoder or FrameReader instead.")
+
+
 def read_frame(stream: Any, max_frame_len: int = DEFAULT_MAX_FRAME_LEN) -> Optional[Frame]:
     """Read exactly one frame from a blocking socket or binary file.
 
@@ -671,11 +769,21 @@ def read_frame(stream: Any, max_frame_len: int = DEFAULT_MAX_FRAME_LEN) -> Optio
 
     *Exact*: never reads a byte past the frame (2, then 1, then 13 header
     bytes, then the payload), so it can be mixed with other reads of the same
-    stream, but it cannot resynchronise.  Timeouts come from the socket's own
-    timeout: one before the first byte raises a resumable :class:`LpfTimeout`
-    (``phase="idle"``); one inside the frame loses the bytes read so far, so it
-    raises ``LpfTimeout(resumable=False)`` and the stream is unusable.
+    stream, but it cannot resynchronise, and it keeps no state between calls:
+    the bytes of a frame it has read exist only inside the call.  Hence:
+
+    * *Blocking streams only.*  A non-blocking socket (``gettimeout() == 0``)
+      or non-blocking descriptor is refused with :class:`ValueError` before any
+      byte is read.  Use :class:`Decoder` or :class:`FrameReader` with those.
+    * *Timeouts* come from the socket's own timeout.  One that strikes before
+      the first byte of the frame raises a plain, resumable :class:`LpfTimeout`
+      (``phase="idle"``; nothing was read, call again).  One that strikes after
+      part of the frame was read raises :class:`PartialFrameLost` (a
+      :class:`StreamUnusable`, not a ``TimeoutError``): those bytes are lost
+      and the stream MUST be closed (spec section 6: "an implementation whose
+      reads cannot resume after a timeout MUST treat the stream as unusable").
     """
+    _refuse_non_blocking(stream)
     recv = _receiver(stream)
     d = Decoder(max_frame_len)
     while True:
@@ -688,13 +796,21 @@ def read_frame(stream: Any, max_frame_len: int = DEFAULT_MAX_FRAME_LEN) -> Optio
             return None
         n = d.bytes_needed
         started = d.in_frame
+        timeout = stream.gettimeout() if hasattr(stream, "gettimeout") else None
         try:
             data = recv(min(n, _MAX_RECV))
-        except TimeoutError:
-            timeout = stream.gettimeout() if hasattr(stream, "gettimeout") else None
+        except TimeoutError as exc:
             if not started:
                 raise LpfTimeout("idle", timeout, resumable=True) from None
-            raise LpfTimeout("stall", timeout, resumable=False) from None
+            raise PartialFrameLost(d.buffered, timeout) from exc
+        except BlockingIOError as exc:  # made non-blocking after the check, or by another thread
+            if not started:
+                raise
+            raise PartialFrameLost(d.buffered, None, "no data on a non-blocking stream") from exc
+        if data is None:  # a non-blocking raw file with no data
+            if not started:
+                raise BlockingIOError(errno.EAGAIN, "read_frame: no data on a non-blocking stream")
+            raise PartialFrameLost(d.buffered, None, "no data on a non-blocking stream")
         if data:
             d.feed(data)
         else:
@@ -787,3 +903,338 @@ class FrameReader:
         finally:
             if deadline is not None and sock is not None:
                 sock.settimeout(original)
+
+
+# --------------------------------------------------------------------------------------
+# Echo server (conformance testing)
+# --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EchoConfig:
+    """Settings of :func:`serve_echo` (``python3 lpframe.py echo-server``).
+
+    Timeouts are in seconds; ``None`` means no timeout.  ``drain_time`` bounds
+    the orderly close: how long the server keeps reading and discarding after
+    it has shut down its sending side."""
+
+    max_frame_len: int = DEFAULT_MAX_FRAME_LEN
+    idle_timeout: Optional[float] = None
+    stall_timeout: Optional[float] = None
+    write_timeout: Optional[float] = 10.0
+    drain_time: float = 1.0
+
+
+_ECHO_BATCH = 64 * 1024          # echoes smaller than this are joined into one send
+_LISTEN_BACKLOG = 4096
+
+
+class _Log:
+    """Thread-safe, line-at-a-time logging to stderr that never raises."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def __call__(self, line: str) -> None:
+        stream = self.stream if self.stream is not None else sys.stderr
+        try:
+            with self.lock:
+                stream.write(line + "\n")
+                stream.flush()
+        except Exception:  # a closed or broken stderr must not end a connection
+            pass
+
+
+def _format_addr(addr: Any) -> str:
+    """``HOST:PORT``, with brackets around an IPv6 host."""
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host, port = addr[0], addr[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(addr)
+
+
+def _parse_listen(text: str) -> tuple:
+    """``HOST:PORT`` or ``[IPV6]:PORT`` -> (host, port).  The host is required,
+    so that an empty one never binds every interface by accident."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port_text)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on exactly ``host``:``port`` (first address found)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    if not infos:
+        raise OSError(f"cannot resolve {host!r}")
+    family, type_, proto, _canon, sockaddr = infos[0]
+    sock = socket.socket(family, type_, proto)
+    try:
+        if os.name == "posix":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and hasattr(socket, "IPV6_V6ONLY"):
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(sockaddr)
+        sock.listen(_LISTEN_BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _orderly_close(conn: socket.socket, drain_time: float) -> None:
+    """End a connection so that the peer sees the end of the stream (FIN), not
+    a reset: shut down the sending side, then read and discard what the peer
+    still sends, for at most ``drain_time`` seconds or until its EOF, then close
+    (closing with unread bytes in the receive buffer would send an RST)."""
+    try:
+        conn.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + drain_time
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            conn.settimeout(remaining)
+            if not conn.recv(_RECV_CHUNK):
+                break
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def _abort(conn: socket.socket) -> None:
+    """Close at once with a reset (SO_LINGER 0): for a peer that does not read
+    its echoes, whose unsent data would otherwise keep the socket alive."""
+    try:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    conn.close()
+
+
+def _send_echoes(conn: socket.socket, payloads: List[bytes], cfg: EchoConfig) -> None:
+    """Send one frame per payload, in order, within ``cfg.write_timeout`` per
+    send (``sendall`` with a timeout bounds the whole call).  Small frames are
+    joined into one send.  Raises the transport's ``OSError``/``TimeoutError``."""
+    conn.settimeout(cfg.write_timeout)
+    batch: List[bytes] = []
+    size = 0
+    for payload in payloads:
+        frame = encode_frame(payload, cfg.max_frame_len)
+        if size + len(frame) > _ECHO_BATCH and batch:
+            conn.sendall(b"".join(batch))
+            batch, size = [], 0
+        batch.append(frame)
+        size += len(frame)
+    if batch:
+        conn.sendall(b"".join(batch) if len(batch) > 1 else batch[0])
+
+
+def _echo_connection(conn: socket.socket, peer: Any, cfg: EchoConfig, log: Callable[[str], None]) -> None:
+    """Serve one connection of the echo server (see :func:`serve_echo`)."""
+    name = _format_addr(peer)
+    try:
+        try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        d = Decoder(cfg.max_frame_len)
+        last_recv = time.monotonic()
+        frame_deadline: Optional[float] = None   # stall deadline of the frame in progress
+        frame_offset = -1                         # stream offset of that frame's first byte
+        while True:
+            owed: List[bytes] = []
+            fatal: Optional[LpfError] = None
+            for ev in d.events():                 # stops after a fatal error
+                if isinstance(ev, Frame):
+                    owed.append(ev.payload)
+                elif ev.fatal:
+                    fatal = ev
+                else:
+                    log(f"{name}: {ev} (frame skipped, not echoed)")
+            if owed:
+                try:
+                    _send_echoes(conn, owed, cfg)
+                except TimeoutError:
+                    log(f"{name}: write timeout ({cfg.write_timeout} s): the peer does not read; "
+                        "closing (reset)")
+                    _abort(conn)
+                    return
+                except OSError as exc:
+                    log(f"{name}: write failed ({exc}); closing")
+                    _abort(conn)
+                    return
+            if fatal is not None:
+                log(f"{name}: {fatal} (fatal; closing)")
+                _orderly_close(conn, cfg.drain_time)
+                return
+            if d.finished:
+                _orderly_close(conn, cfg.drain_time)
+                return
+            if d.in_frame:
+                phase, limit = "stall", cfg.stall_timeout
+                if limit is None:
+                    timeout = None
+                else:
+                    if frame_deadline is None or d.offset != frame_offset:
+                        # a new frame started with the bytes of the last read
+                        frame_deadline, frame_offset = last_recv + limit, d.offset
+                    timeout = frame_deadline - time.monotonic()
+                    if timeout <= 0:
+                        log(f"{name}: stall timeout ({limit} s) inside a frame "
+                            f"({d.buffered} byte(s) received); closing")
+                        _orderly_close(conn, cfg.drain_time)
+                        return
+            else:
+                frame_deadline = None
+                phase, limit = "idle", cfg.idle_timeout
+                timeout = limit
+            conn.settimeout(timeout)
+            try:
+                data = conn.recv(_RECV_CHUNK)
+            except TimeoutError:
+                where = "inside a frame" if phase == "stall" else "waiting for a frame"
+                log(f"{name}: {phase} timeout ({limit} s) {where}; closing")
+                _orderly_close(conn, cfg.drain_time)
+                return
+            last_recv = time.monotonic()
+            if data:
+                d.feed(data)
+            else:
+                d.feed_eof()
+    except OSError as exc:
+        log(f"{name}: {exc!r}; closing")
+        _abort(conn)
+    except Exception as exc:  # a bug here must not end the server
+        log(f"{name}: internal error {exc!r}; closing")
+        _abort(conn)
+
+
+def serve_echo(listener: socket.socket, cfg: EchoConfig, stop: threading.Event,
+               wakeup: Optional[socket.socket] = None, log: Optional[Callable[[str], None]] = None) -> None:
+    """Run the echo server on ``listener`` until ``stop`` is set (then return).
+
+    Each connection gets a thread.  ``wakeup``, if given, is a socket that
+    receives a byte when the server must stop (the CLI passes the socket its
+    signal wakeup fd writes to); without it the loop looks at ``stop`` every
+    0.2 s.  The contract of a connection is in the README
+    ("echo-server").
+    """
+    log = log if log is not None else _Log()
+    listener.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ)
+    if wakeup is not None:
+        sel.register(wakeup, selectors.EVENT_READ)
+    try:
+        while not stop.is_set():
+            for key, _ in sel.select(None if wakeup is not None else 0.2):
+                if key.fileobj is wakeup:
+                    # Only the signal handlers write there; the Python-level
+                    # handler may not have run yet if the signal was delivered
+                    # to another thread, so a byte itself means "stop".
+                    try:
+                        if wakeup.recv(4096):
+                            stop.set()
+                    except OSError:
+                        pass
+                    continue
+                try:
+                    conn, peer = listener.accept()
+                except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                    continue
+                except OSError as exc:      # EMFILE, ENFILE, ENOBUFS...: back off
+                    log(f"accept failed: {exc}")
+                    time.sleep(0.1)
+                    continue
+                conn.setblocking(True)
+                try:
+                    threading.Thread(target=_echo_connection, args=(conn, peer, cfg, log),
+                                     name=f"echo {_format_addr(peer)}", daemon=True).start()
+                except RuntimeError as exc:  # can't start new thread
+                    log(f"{_format_addr(peer)}: {exc}; closing")
+                    _abort(conn)
+    finally:
+        sel.close()
+
+
+def _positive_seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _max_frame_len_arg(text: str) -> int:
+    try:
+        return _check_max_frame_len(int(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _echo_server_main(args: argparse.Namespace) -> int:
+    """``echo-server``: print ``listening on HOST:PORT``, serve until SIGINT/SIGTERM."""
+    stop = threading.Event()
+    wake_r, wake_w = socket.socketpair()
+    wake_r.setblocking(False)
+    wake_w.setblocking(False)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    # Handlers first, so that a signal during start-up also ends quietly.
+    signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    try:
+        host, port = _parse_listen(args.listen)
+        listener = _bind(host, port)
+    except (OSError, ValueError) as exc:
+        print(f"echo-server: cannot listen on {args.listen}: {exc}", file=sys.stderr)
+        return 1
+    cfg = EchoConfig(max_frame_len=args.max, idle_timeout=args.idle_timeout,
+                     stall_timeout=args.stall_timeout, write_timeout=args.write_timeout)
+    print(f"listening on {_format_addr(listener.getsockname())}", flush=True)
+    serve_echo(listener, cfg, stop, wakeup=wake_r)
+    listener.close()
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Command line: ``python3 lpframe.py echo-server [options]``."""
+    parser = argparse.ArgumentParser(prog="lpframe.py", description="LPF v1 tools (Python implementation)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    echo = sub.add_parser(
+        "echo-server", help="echo every delivered frame back (conformance testing)",
+        description="Echo server: sends back one frame per frame delivered, in order. "
+                    "Prints 'listening on HOST:PORT', then serves until SIGINT or SIGTERM.")
+    echo.add_argument("--listen", default="127.0.0.1:0", metavar="HOST:PORT",
+                      help="address to bind (default 127.0.0.1:0: an ephemeral port on loopback)")
+    echo.add_argument("--max", type=_max_frame_len_arg, default=DEFAULT_MAX_FRAME_LEN, metavar="N",
+                      help=f"max_frame_len, 0 to {MAX_FRAME_LEN_LIMIT} (default {DEFAULT_MAX_FRAME_LEN})")
+    echo.add_argument("--idle-timeout", type=_positive_seconds, default=None, metavar="S",
+                      help="close a connection that sends no first byte of a frame for S s (default: none)")
+    echo.add_argument("--stall-timeout", type=_positive_seconds, default=None, metavar="S",
+                      help="close a connection whose frame is not complete S s after its first byte "
+                           "(default: none)")
+    echo.add_argument("--write-timeout", type=_positive_seconds, default=10.0, metavar="S",
+                      help="close a connection whose echo cannot be sent within S s (default 10)")
+    args = parser.parse_args(argv)
+    if args.command == "echo-server":
+        return _echo_server_main(args)
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+if __name__ == "__main__":
+    _rc = main()
+    # Connection threads are daemons blocked in recv/send: leave without
+    # interpreter shutdown (which could race with their logging).
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(_rc)

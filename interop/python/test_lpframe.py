@@ -17,6 +17,7 @@ import queue
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -38,8 +39,8 @@ import lpframe  # noqa: E402
 from lpframe import (  # noqa: E402
     DEFAULT_MAX_FRAME_LEN, BadMagic, Decoder, Frame, FrameReader, FrameTooLarge, FrameWriter,
     HeaderChecksum, LpfError, LpfTimeout, PayloadChecksum, ReservedFlags, Skipped,
-    StreamUnusable, Truncated, UnsupportedVersion, crc32, decode, encode_frame, encode_header,
-    read_frame,
+    PartialFrameLost, StreamUnusable, Truncated, UnsupportedVersion, crc32, decode, encode_frame,
+    encode_header, read_frame,
 )
 
 SOCKET_TIMEOUT = 30.0          # every socket in these tests has a timeout
@@ -486,6 +487,48 @@ class EncodeTests(unittest.TestCase):
             a.close()
             b.close()
 
+    NOT_PAYLOADS = (5, 0, True, 2.5, "hello", "", None, [1, 2, 3], (104, 105), {1: 2}, object())
+
+    def test_encode_refuses_non_bytes_payloads(self) -> None:
+        """encode_frame(5) used to return a frame of five zero bytes (bytes(5))
+        and encode_frame([1, 2, 3]) a frame of those three bytes."""
+        for bad in self.NOT_PAYLOADS:
+            with self.subTest(payload=bad):
+                with self.assertRaises(TypeError):
+                    encode_frame(bad)
+                with self.assertRaises(TypeError):
+                    encode_frame(bad, 0xFFFFFFFF)
+        for good in (b"abc", bytearray(b"abc"), memoryview(b"xabcx")[1:4]):
+            self.assertEqual(encode_frame(good), encode_frame(b"abc"))
+
+    def test_write_frame_refuses_non_bytes_payloads_before_writing(self) -> None:
+        for bad in self.NOT_PAYLOADS:
+            with self.subTest(payload=bad):
+                buf = io.BytesIO()
+                with self.assertRaises(TypeError):
+                    lpframe.write_frame(buf, bad)
+                self.assertEqual(buf.getvalue(), b"")
+
+    def test_frame_writer_refuses_non_bytes_payloads_before_writing(self) -> None:
+        a, b = socket.socketpair()
+        a.settimeout(SOCKET_TIMEOUT)
+        b.settimeout(0.2)
+        try:
+            w = FrameWriter(a)
+            for bad in self.NOT_PAYLOADS:
+                with self.subTest(payload=bad):
+                    with self.assertRaises(TypeError):
+                        w.write(bad)
+                    self.assertIsNone(w.broken)  # a refused payload does not break the writer
+            with self.assertRaises(TimeoutError):
+                b.recv(100)  # nothing was written
+            w.write(b"ok")
+            b.settimeout(SOCKET_TIMEOUT)
+            self.assertEqual(read_frame(b), Frame(b"ok"))
+        finally:
+            a.close()
+            b.close()
+
     def test_writer_unusable_after_failure(self) -> None:
         a, b = socket.socketpair()
         a.settimeout(SOCKET_TIMEOUT)
@@ -691,17 +734,94 @@ class TimeoutTests(unittest.TestCase):
             stop.set()
             t.join(5)
 
-    def test_exact_reader_timeouts(self) -> None:
+    def test_exact_reader_idle_timeout_is_retryable(self) -> None:
+        """A timeout before any byte of the frame: a plain, resumable timeout."""
         self.b.settimeout(0.1)
         with self.assertRaises(LpfTimeout) as cm:
             read_frame(self.b)
+        self.assertIsInstance(cm.exception, TimeoutError)
+        self.assertNotIsInstance(cm.exception, StreamUnusable)
         self.assertTrue(cm.exception.resumable)
         self.assertEqual(cm.exception.phase, "idle")
-        self.a.sendall(encode_frame(b"abc")[:5])
-        with self.assertRaises(LpfTimeout) as cm:
-            read_frame(self.b)
-        self.assertFalse(cm.exception.resumable)
-        self.assertEqual(cm.exception.phase, "stall")
+        self.a.sendall(encode_frame(b"abc"))
+        self.assertEqual(read_frame(self.b), Frame(b"abc"))  # nothing was lost
+
+    def test_exact_reader_timeout_mid_frame_is_not_a_timeout(self) -> None:
+        """Half a frame, then the timeout strikes: the bytes read are lost, so
+        the error says the stream is unusable and is no TimeoutError (a caller
+        retrying on timeouts would read the rest as a new header)."""
+        wire = encode_frame(b"0123456789")
+        for cut in (1, 2, 3, 10, 16, 20):  # inside the header, at its end, inside the payload
+            with self.subTest(cut=cut):
+                a, b = socket.socketpair()
+                try:
+                    b.settimeout(0.1)
+                    a.sendall(wire[:cut])
+                    t0 = time.monotonic()
+                    with self.assertRaises(StreamUnusable) as cm:
+                        read_frame(b)
+                    self.assertLess(time.monotonic() - t0, 5)
+                    err = cm.exception
+                    self.assertIsInstance(err, PartialFrameLost)
+                    self.assertNotIsInstance(err, TimeoutError)
+                    self.assertEqual(err.consumed, cut)
+                    self.assertEqual(err.timeout, 0.1)
+                    self.assertIsInstance(err.__cause__, TimeoutError)
+                    self.assertIn("no longer usable", str(err))
+                finally:
+                    a.close()
+                    b.close()
+
+    def test_exact_reader_refuses_non_blocking_socket(self) -> None:
+        """setblocking(False) and settimeout(0) are the same state; both are
+        refused before any byte is read, so the half frame already sent is
+        still there for a blocking read afterwards."""
+        wire = encode_frame(b"kept")
+        for make_non_blocking in (lambda s: s.setblocking(False), lambda s: s.settimeout(0)):
+            a, b = socket.socketpair()
+            try:
+                a.settimeout(SOCKET_TIMEOUT)
+                a.sendall(wire[:5])
+                make_non_blocking(b)
+                self.assertEqual(b.gettimeout(), 0)
+                with self.assertRaises(ValueError) as cm:
+                    read_frame(b)
+                self.assertIn("non-blocking", str(cm.exception))
+                with self.assertRaises(ValueError):
+                    read_frame(b)  # still nothing read
+                b.settimeout(SOCKET_TIMEOUT)
+                a.sendall(wire[5:])
+                self.assertEqual(read_frame(b), Frame(b"kept"))
+            finally:
+                a.close()
+                b.close()
+
+    def test_exact_reader_refuses_non_blocking_descriptor(self) -> None:
+        """A descriptor made non-blocking behind Python's back (the socket
+        object says timeout None; a pipe read would return None)."""
+        a, b = socket.socketpair()
+        try:
+            a.settimeout(SOCKET_TIMEOUT)
+            a.sendall(encode_frame(b"x")[:5])
+            b.settimeout(None)
+            os.set_blocking(b.fileno(), False)
+            with self.assertRaises(ValueError):
+                read_frame(b)
+            os.set_blocking(b.fileno(), True)
+            b.settimeout(SOCKET_TIMEOUT)
+            self.assertEqual(recv_exact(b, 5), encode_frame(b"x")[:5])  # nothing was consumed
+        finally:
+            a.close()
+            b.close()
+        r, w = os.pipe()
+        with open(r, "rb", buffering=0) as rf, open(w, "wb", buffering=0) as wf:
+            wf.write(encode_frame(b"pipe")[:7])
+            os.set_blocking(r, False)
+            with self.assertRaises(ValueError):
+                read_frame(rf)
+            os.set_blocking(r, True)
+            wf.write(encode_frame(b"pipe")[7:])
+            self.assertEqual(read_frame(rf), Frame(b"pipe"))
 
 
 class RecoveryTests(unittest.TestCase):
@@ -818,8 +938,8 @@ def echo_command(*args: str) -> Tuple[List[str], Optional[str]]:
 class Child:
     """A child process whose stdout and stderr are drained by threads."""
 
-    def __init__(self, *args: str) -> None:
-        cmd, cwd = echo_command(*args)
+    def __init__(self, *args: str, command: Optional[List[str]] = None) -> None:
+        cmd, cwd = (command, None) if command is not None else echo_command(*args)
         self.proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, errors="replace")
         self.lines: "queue.Queue[Optional[str]]" = queue.Queue()
@@ -854,6 +974,18 @@ class Child:
             m = re.search(regex, line)
             if m:
                 return m
+
+    def wait_for_stderr(self, regex: str, timeout: float) -> re.Match:
+        """The first stderr line matching ``regex``, waiting at most ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in list(self.stderr):
+                m = re.search(regex, line)
+                if m:
+                    return m
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no stderr line matching {regex!r} within {timeout} s: {self.output()}")
+            time.sleep(0.02)
 
     def wait(self, timeout: float) -> int:
         """Wait for the child to exit; return its exit code."""
@@ -1107,6 +1239,324 @@ class LiveRustClientTests(unittest.TestCase):
         self.assertEqual(kind, "error")
         self.assertIsInstance(err2, BadMagic)
         self.assertEqual(str(err2), "BadMagic found=0x4745")
+
+
+# ======================================================================================
+# The echo-server mode: python3 lpframe.py echo-server
+# ======================================================================================
+
+LPFRAME_PY = HERE / "lpframe.py"
+SERVER_START_TIMEOUT = 30.0
+
+
+def start_py_echo_server(test: unittest.TestCase, *args: str) -> Tuple[Child, Tuple[str, int]]:
+    """Start ``lpframe.py echo-server --listen 127.0.0.1:0 ARGS`` (killed at cleanup);
+    return it and the address of its ``listening on`` line."""
+    child = Child(command=[sys.executable, str(LPFRAME_PY), "echo-server", "--listen", "127.0.0.1:0", *args])
+    test.addCleanup(child.kill)
+    m = child.wait_for(r"^listening on (127\.0\.0\.1):(\d+)$", SERVER_START_TIMEOUT)
+    port = int(m.group(2))
+    test.assertNotEqual(port, 0)
+    return child, (m.group(1), port)
+
+
+def read_to_eof(sock: socket.socket, timeout: float, limit: int = 64 << 20) -> Tuple[bytes, float]:
+    """Everything the peer sends until its FIN, within ``timeout`` s (bounded in
+    bytes too); returns the bytes and the time taken.  A reset or a timeout
+    fails the test."""
+    data = bytearray()
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    while len(data) <= limit:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"no end of stream within {timeout} s (got {len(data)} bytes)")
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(1 << 20)
+        except ConnectionResetError:
+            raise AssertionError(f"connection reset instead of an orderly close (after {len(data)} bytes)") from None
+        except TimeoutError:
+            continue
+        if not chunk:
+            return bytes(data), time.monotonic() - t0
+        data += chunk
+    raise AssertionError("more data than expected")
+
+
+class PyEchoServerTests(unittest.TestCase):
+    """``lpframe.py echo-server`` run as a subprocess, checked against its contract."""
+
+    def connect(self, addr: Tuple[str, int]) -> socket.socket:
+        sock = socket.create_connection(addr, timeout=SOCKET_TIMEOUT)
+        self.addCleanup(sock.close)
+        return sock
+
+    def test_echoes_frames_in_order(self) -> None:
+        child, addr = start_py_echo_server(self)
+        sock = self.connect(addr)
+        for payload in (b"hello", b"", b"\xc1\x4c\x01\x00", pattern(251), pattern(70_000), b"last"):
+            sock.sendall(encode_frame(payload))
+            self.assertEqual(recv_exact(sock, 16 + len(payload)), encode_frame(payload))
+        sock.shutdown(socket.SHUT_WR)                # clean end on a frame boundary
+        rest, _ = read_to_eof(sock, 5)
+        self.assertEqual(rest, b"")
+
+    def test_pipelined_frames(self) -> None:
+        child, addr = start_py_echo_server(self)
+        sock = self.connect(addr)
+        payloads = [b"%d" % i for i in range(300)] + [b"", pattern(100_000), encode_frame(b"inner")]
+        wire = b"".join(encode_frame(p) for p in payloads)
+        sock.sendall(wire)
+        sock.shutdown(socket.SHUT_WR)                # the echoes owed are still sent, then FIN
+        echoed, _ = read_to_eof(sock, 20)
+        self.assertEqual(echoed, wire)
+
+    def test_many_connections_at_once(self) -> None:
+        child, addr = start_py_echo_server(self)
+        socks = [self.connect(addr) for _ in range(20)]
+        for rnd in range(3):
+            for i, sock in enumerate(socks):
+                sock.sendall(encode_frame(b"conn %d round %d" % (i, rnd)))
+            for i, sock in enumerate(socks):
+                want = encode_frame(b"conn %d round %d" % (i, rnd))
+                self.assertEqual(recv_exact(sock, len(want)), want)
+
+    def test_corrupt_payload_skipped_and_connection_kept(self) -> None:
+        child, addr = start_py_echo_server(self)
+        sock = self.connect(addr)
+        bad = bytearray(encode_frame(b"this frame gets corrupted"))
+        bad[-1] ^= 0x20
+        sock.sendall(bytes(bad) + encode_frame(b"next"))
+        self.assertEqual(recv_exact(sock, 20), encode_frame(b"next"))
+        sock.sendall(encode_header(0, 0x12345678) + encode_frame(b"and still"))  # empty payload, bad CRC
+        self.assertEqual(recv_exact(sock, 25), encode_frame(b"and still"))
+        child.wait_for_stderr(r"PayloadChecksum expected=0x%08x actual=0x%08x len=25"
+                              % (crc32(b"this frame gets corrupted"), crc32(bytes(bad[16:]))), 5)
+        child.wait_for_stderr(r"PayloadChecksum expected=0x12345678 actual=0x00000000 len=0", 5)
+        sock.shutdown(socket.SHUT_WR)
+        self.assertEqual(read_to_eof(sock, 5)[0], b"")
+
+    def test_foreign_protocol_closed_at_once_with_fin(self) -> None:
+        """Checks 1 and 2 early: a short foreign request, the client then waiting
+        (no FIN from it), is refused at once, with FIN rather than RST."""
+        child, addr = start_py_echo_server(self)
+        cases = [(b"GET /\r\n", "BadMagic found=0x4745"),
+                 (b"\x16\x03", "BadMagic found=0x1603"),
+                 (b"\xc1\x4c\x02", "UnsupportedVersion found=2 supported=1")]
+        for data, text in cases:
+            with self.subTest(data=data):
+                sock = self.connect(addr)
+                sock.sendall(data)
+                got, took = read_to_eof(sock, 5)
+                self.assertEqual(got, b"")
+                self.assertLess(took, 1.0)
+                child.wait_for_stderr(re.escape(text), 5)
+
+    def test_nothing_echoed_after_a_fatal_error(self) -> None:
+        child, addr = start_py_echo_server(self)
+        after = encode_frame(b"must not be echoed")
+        cases = {
+            "bad magic": b"\x00\x00" + after,
+            "version": encode_header(0, 0, version=2),
+            "header crc": encode_header(0, 0, header_crc=0),
+            "flags": encode_header(0, 0, flags=1),
+            "too large": encode_header(DEFAULT_MAX_FRAME_LEN + 1, 0),
+        }
+        for name, fatal in cases.items():
+            with self.subTest(name):
+                sock = self.connect(addr)
+                sock.sendall(encode_frame(b"before") + fatal + after + after)
+                got, _ = read_to_eof(sock, 5)
+                self.assertEqual(got, encode_frame(b"before"))  # the echo owed, then FIN
+
+    def test_truncated_at_end_of_stream(self) -> None:
+        child, addr = start_py_echo_server(self)
+        cases = [(encode_frame(b"abcdef")[:19], "Truncated part=payload missing=3"),
+                 (encode_frame(b"abcdef")[:10], "Truncated part=header missing=6"),
+                 (b"\xc1", "Truncated part=header missing=15")]
+        for partial, text in cases:
+            with self.subTest(text):
+                sock = self.connect(addr)
+                sock.sendall(encode_frame(b"whole") + partial)
+                sock.shutdown(socket.SHUT_WR)
+                got, _ = read_to_eof(sock, 5)
+                self.assertEqual(got, encode_frame(b"whole"))
+                child.wait_for_stderr(re.escape(text), 5)
+
+    def test_stall_timeout_is_a_deadline_for_the_frame(self) -> None:
+        child, addr = start_py_echo_server(self, "--stall-timeout", "0.5")
+        sock = self.connect(addr)
+        sock.sendall(encode_header(10, 0))             # a header, then nothing
+        got, took = read_to_eof(sock, 10)
+        self.assertEqual(got, b"")
+        self.assertGreater(took, 0.3)
+        self.assertLess(took, 3.0)
+        child.wait_for_stderr(r"stall timeout", 5)
+        # A trickling peer cannot extend it: one byte every 0.1 s of a 116-byte frame.
+        sock = self.connect(addr)
+        wire = encode_frame(pattern(100))
+        t0 = time.monotonic()
+        closed_after: Optional[float] = None
+        sock.settimeout(0.1)
+        for byte in wire:
+            try:
+                sock.sendall(bytes([byte]))
+                if sock.recv(1) == b"":
+                    closed_after = time.monotonic() - t0
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                closed_after = time.monotonic() - t0
+                break
+        self.assertIsNotNone(closed_after, "a trickled frame was never cut off")
+        self.assertLess(closed_after, 3.0)
+        # Re-armed for each frame, also when a frame ends and the next one starts
+        # in the same read: 5 frames of 0.25 s each (1.25 s in all) pass.
+        sock = self.connect(addr)
+        frames = [encode_frame(b"frame %d" % i) for i in range(6)]
+        sock.sendall(frames[0][:8])
+        for i in range(5):
+            time.sleep(0.25)
+            sock.sendall(frames[i][8:] + frames[i + 1][:8])
+            self.assertEqual(recv_exact(sock, len(frames[i])), frames[i])
+
+    def test_idle_timeout(self) -> None:
+        child, addr = start_py_echo_server(self, "--idle-timeout", "0.5")
+        sock = self.connect(addr)
+        sock.sendall(encode_frame(b"one"))
+        self.assertEqual(recv_exact(sock, 19), encode_frame(b"one"))
+        got, took = read_to_eof(sock, 10)              # then silence
+        self.assertEqual(got, b"")
+        self.assertGreater(took, 0.3)
+        self.assertLess(took, 3.0)
+        child.wait_for_stderr(r"idle timeout", 5)
+
+    def test_max_frame_len(self) -> None:
+        child, addr = start_py_echo_server(self, "--max", "100")
+        sock = self.connect(addr)
+        sock.sendall(encode_frame(pattern(100)))
+        self.assertEqual(recv_exact(sock, 116), encode_frame(pattern(100)))
+        sock.sendall(encode_frame(pattern(101), 101) + encode_frame(b"after"))
+        got, _ = read_to_eof(sock, 5)
+        self.assertEqual(got, b"")
+        child.wait_for_stderr(r"FrameTooLarge len=101 max=100", 5)
+        # Refused from its header while the client is still sending the payload:
+        # the server drains what follows, so the client sees FIN, not a reset.
+        sock = self.connect(addr)
+        sock.sendall(encode_frame(pattern(4 << 20), 4 << 20))
+        sock.shutdown(socket.SHUT_WR)
+        self.assertEqual(read_to_eof(sock, 10)[0], b"")
+        for bad in ("-1", "4294967296", "x"):
+            with self.subTest(max=bad):
+                proc = subprocess.run([sys.executable, str(LPFRAME_PY), "echo-server", "--max", bad],
+                                      capture_output=True, text=True, timeout=30)
+                self.assertEqual(proc.returncode, 2)
+                self.assertEqual(proc.stdout, "")
+
+    @unittest.skipUnless(Path("/proc/self/status").exists(), "needs /proc")
+    def test_memory_follows_bytes_received(self) -> None:
+        """Headers declaring 4 GiB - 1 (accepted with --max 4294967295) and a few
+        payload bytes cost a few bytes each, not the declared length."""
+        child, addr = start_py_echo_server(self, "--max", "4294967295")
+
+        def rss_kib() -> int:
+            status = Path(f"/proc/{child.proc.pid}/status").read_text()
+            return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1))
+
+        sock = self.connect(addr)                      # the server has started its threads
+        sock.sendall(encode_frame(b"warm up"))
+        recv_exact(sock, 23)
+        before = rss_kib()
+        socks = [self.connect(addr) for _ in range(20)]
+        for s in socks:
+            s.sendall(encode_header(0xFFFFFFFF, 0) + b"abc")
+        sock.sendall(encode_frame(b"still served"))    # and the server still answers
+        self.assertEqual(recv_exact(sock, 28), encode_frame(b"still served"))
+        time.sleep(0.2)
+        self.assertLess(rss_kib() - before, 64 * 1024, "memory grew with the declared lengths")
+
+    def test_client_that_never_reads_does_not_block_others(self) -> None:
+        child, addr = start_py_echo_server(self, "--write-timeout", "1")
+        hog = self.connect(addr)
+        big = encode_frame(pattern(1 << 20))
+        outcome: Dict[str, Any] = {}
+
+        def flood() -> None:           # sends 1 MiB frames and never reads an echo
+            hog.settimeout(20)
+            t0 = time.monotonic()
+            try:
+                for _ in range(512):
+                    hog.sendall(big)
+                outcome["result"] = "sent everything"
+            except OSError as exc:
+                outcome["result"] = exc
+            outcome["after"] = time.monotonic() - t0
+
+        t = threading.Thread(target=flood, daemon=True)
+        t.start()
+        time.sleep(0.3)
+        other = self.connect(addr)
+        t0 = time.monotonic()
+        for i in range(5):
+            other.sendall(encode_frame(b"served %d" % i))
+            self.assertEqual(recv_exact(other, 24), encode_frame(b"served %d" % i))
+        self.assertLess(time.monotonic() - t0, 2.0)
+        t.join(60)
+        self.assertFalse(t.is_alive())
+        self.assertIsInstance(outcome["result"], OSError)        # the server dropped the hog ...
+        self.assertNotIsInstance(outcome["result"], TimeoutError)  # ... rather than just stopping
+        self.assertLess(outcome["after"], 15)
+        child.wait_for_stderr(r"write timeout", 5)
+        other.sendall(encode_frame(b"after"))
+        self.assertEqual(recv_exact(other, 21), encode_frame(b"after"))
+
+    def test_signals_end_it_quietly_with_status_0(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(signal=sig.name):
+                child, addr = start_py_echo_server(self)
+                idle = self.connect(addr)               # open connections do not hold it
+                busy = self.connect(addr)
+                busy.sendall(encode_header(10, 0) + b"abc")
+                idle.sendall(encode_frame(b"x"))
+                self.assertEqual(recv_exact(idle, 17), encode_frame(b"x"))
+                child.proc.send_signal(sig)
+                self.assertEqual(child.wait(10), 0, child.output())
+                self.assertEqual(child.stdout, [f"listening on {addr[0]}:{addr[1]}\n"])
+                self.assertNotIn("Traceback", "".join(child.stderr))
+
+    def test_listen_address_is_checked(self) -> None:
+        for bad in (":0", "127.0.0.1", "127.0.0.1:x", "127.0.0.1:65536"):
+            with self.subTest(listen=bad):
+                proc = subprocess.run([sys.executable, str(LPFRAME_PY), "echo-server", "--listen", bad],
+                                      capture_output=True, text=True, timeout=30)
+                self.assertEqual(proc.returncode, 1, proc.stderr)
+                self.assertEqual(proc.stdout, "")
+
+
+class PyEchoServerAgainstRustTests(LiveRustServerTests):
+    """Test A again, against ``lpframe.py echo-server`` instead of the Rust
+    server: the two servers meet the same expectations."""
+
+    def setUp(self) -> None:
+        self.child, self.addr = start_py_echo_server(self)
+
+
+class RustClientAgainstPyEchoServerTests(unittest.TestCase):
+    """The Rust ``echo --connect`` demo client against ``lpframe.py echo-server``."""
+
+    def test_rust_client_succeeds(self) -> None:
+        server, addr = start_py_echo_server(self)
+        client = Child("--connect", "%s:%d" % addr)
+        self.addCleanup(client.kill)
+        try:
+            rc = client.wait(CLIENT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.fail("Rust client did not finish" + client.output())
+        self.assertEqual(rc, 0, "Rust client failed" + client.output() + server.output())
+        server.wait_for_stderr(r"PayloadChecksum .* len=25", 5)
+        server.wait_for_stderr(r"BadMagic found=0x4745", 5)
 
 
 if __name__ == "__main__":
