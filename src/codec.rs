@@ -33,6 +33,10 @@ use crate::{
 /// of `LengthDelimitedCodec` (`BytesMut` items, `io::Error`, e.g. under
 /// tokio-serde), see [`PayloadCodec`].
 ///
+/// # Examples
+///
+/// A corrupt frame is an item; the frames after it keep coming:
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), lpframe::Error> {
@@ -62,6 +66,91 @@ use crate::{
 ///     }
 /// }
 /// assert_eq!(got, ["one", "three"]);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Read and write halves on separate tasks, each with its own copy of the
+/// codec (and its settings):
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), lpframe::Error> {
+/// use bytes::Bytes;
+/// use futures::{SinkExt, TryStreamExt};
+/// use lpframe::{Config, FrameCodec};
+/// use tokio_util::codec::{FramedRead, FramedWrite};
+///
+/// let (client, server) = tokio::io::duplex(4096);
+/// let codec = FrameCodec::with_config(Config::new().max_read_frame_len(64 * 1024));
+/// let (read_half, write_half) = tokio::io::split(server);
+/// let mut rx = FramedRead::new(read_half, codec.clone());
+/// let mut tx = FramedWrite::new(write_half, codec);
+/// let echo = tokio::spawn(async move {
+///     while let Some(item) = rx.try_next().await? {
+///         if let Ok(frame) = item {
+///             tx.send(frame).await?; // a received Frame is sent as it is
+///         }
+///     }
+///     Ok::<_, lpframe::Error>(())
+/// });
+/// let mut client = tokio_util::codec::Framed::new(client, FrameCodec::new());
+/// client.send(Bytes::from_static(b"ping")).await?;
+/// let reply = client.try_next().await?.expect("an echo").expect("intact");
+/// assert_eq!(&reply[..], b"ping");
+/// drop(client);
+/// echo.await.expect("the echo task")?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Matching on what went wrong, and closing in an orderly way after a fatal
+/// error (PROTOCOL.md section 4): send what is owed, then FIN, then drain
+/// the peer's unread bytes for a moment, so that the peer sees the end of
+/// the stream and not a reset:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use futures::{SinkExt, StreamExt};
+/// use lpframe::{Config, DecodeError, Error, Frame, FrameCodec};
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// use tokio_util::codec::Framed;
+///
+/// let (mut peer, server) = tokio::io::duplex(1 << 16);
+/// let mut framed = Framed::new(server, FrameCodec::with_config(Config::new().max_read_frame_len(1024)));
+/// let mut big = Vec::new();
+/// lpframe::write_frame(&mut big, &[7; 4096])?; // over the server's limit
+/// peer.write_all(&big).await?;
+///
+/// let why = match framed.next().await {
+///     Some(Ok(Ok(_frame))) => "a frame",
+///     Some(Ok(Err(DecodeError::PayloadChecksum { .. }))) => "a corrupt frame, dropped",
+///     Some(Ok(Err(_dropped))) => "a damaged region, skipped (recovery mode)",
+///     Some(Err(Error::Decode(DecodeError::FrameTooLarge { len, max }))) => {
+///         assert_eq!((len, max), (4096, 1024));
+///         "a frame over the limit: fatal"
+///     }
+///     Some(Err(e)) if e.is_timeout() => "a timeout",
+///     Some(Err(_fatal)) => "another fatal error",
+///     None => "the peer closed",
+/// };
+/// assert_eq!(why, "a frame over the limit: fatal");
+///
+/// // The orderly close.
+/// SinkExt::<Frame>::flush(&mut framed).await?;
+/// let io = framed.get_mut();
+/// io.shutdown().await?;
+/// let mut sink = [0u8; 4096];
+/// let _ = tokio::time::timeout(Duration::from_millis(250), async {
+///     while matches!(io.read(&mut sink).await, Ok(n) if n > 0) {}
+/// })
+/// .await;
+/// drop(framed);
+/// let mut rest = Vec::new();
+/// peer.read_to_end(&mut rest).await?; // the end of the stream, not an error
+/// assert!(rest.is_empty());
 /// # Ok(())
 /// # }
 /// ```
@@ -115,6 +204,21 @@ macro_rules! accessors {
             }
 
             /// A codec with the given settings.
+            ///
+            /// ```
+            /// # #[tokio::main(flavor = "current_thread")]
+            /// # async fn main() {
+            /// use lpframe::Config;
+            /// use tokio_util::codec::Framed;
+            ///
+            /// let (socket, _peer) = tokio::io::duplex(64);
+            /// let config = Config::new().max_read_frame_len(64 * 1024).max_write_frame_len(1 << 20);
+            #[doc = concat!("let mut framed = Framed::new(socket, lpframe::", stringify!($codec), "::with_config(config));")]
+            /// // Changed at runtime, e.g. after the peers negotiate a limit:
+            /// framed.codec_mut().config_mut().max_read_frame_len = 1 << 20;
+            /// assert_eq!(framed.codec().config().max_read_frame_len, 1 << 20);
+            /// # }
+            /// ```
             pub fn with_config(config: Config) -> Self {
                 $codec {
                     decoder: FrameDecoder::with_config(config),

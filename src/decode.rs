@@ -135,6 +135,20 @@ impl FrameDecoder {
     /// The stream offset of the header of the frame last decoded, being
     /// decoded, or that caused the last error — for messages such as "bad
     /// payload CRC in the frame at offset 4096".
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    ///
+    /// let mut wire = Vec::new();
+    /// lpframe::write_frame(&mut wire, b"one").unwrap(); // 19 bytes
+    /// lpframe::write_frame(&mut wire, b"two").unwrap();
+    /// wire[19 + 16] ^= 1; // corrupt "two"
+    /// let mut decoder = lpframe::FrameDecoder::new();
+    /// let mut buf = BytesMut::from(&wire[..]);
+    /// decoder.decode(&mut buf).unwrap();
+    /// assert!(decoder.decode(&mut buf).is_err());
+    /// assert_eq!((decoder.frame_offset(), decoder.position()), (19, 38));
+    /// ```
     pub fn frame_offset(&self) -> u64 {
         self.frame_offset
     }
@@ -352,6 +366,22 @@ impl FrameDecoder {
     /// frame is reported as [`DecodeError::Skipped`] with that cause instead,
     /// and the stream ends cleanly. `Ok(None)` is the clean end on a frame
     /// boundary.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use lpframe::{DecodeError, FrameDecoder, FramePart};
+    ///
+    /// let mut wire = Vec::new();
+    /// lpframe::write_frame(&mut wire, b"hello").unwrap();
+    /// let mut decoder = FrameDecoder::new();
+    /// let mut buf = BytesMut::from(&wire[..10]); // the peer died mid-header
+    /// assert_eq!(decoder.decode(&mut buf), Ok(None)); // waiting for more
+    /// let truncated = DecodeError::Truncated { part: FramePart::Header, missing: 6 };
+    /// assert_eq!(decoder.decode_eof(&mut buf), Err(truncated.clone()));
+    /// // Fatal for good: the rest arriving later is not decoded.
+    /// buf.extend_from_slice(&wire[10..]);
+    /// assert_eq!(decoder.decode(&mut buf), Err(truncated));
+    /// ```
     ///
     /// # Errors
     /// As [`decode`](Self::decode), plus [`DecodeError::Truncated`].

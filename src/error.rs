@@ -315,6 +315,30 @@ pub enum EncodeError {
 ///
 /// Converts into [`std::io::Error`] for code that works in I/O errors.
 ///
+/// ```
+/// use lpframe::{DecodeError, Error, FrameReader};
+///
+/// /// What a service does with each error of its read loop.
+/// fn action(e: &Error) -> &'static str {
+///     match e {
+///         Error::Io(_) if e.is_timeout() => "check the idle/stall deadline, then call again",
+///         Error::Decode(DecodeError::PayloadChecksum { .. }) => "log the dropped frame, go on",
+///         Error::Decode(DecodeError::BadMagic { hint: Some(_), .. }) => "log what the peer speaks, close",
+///         Error::Decode(DecodeError::FrameTooLarge { len, max }) if len > max => "close: over our limit",
+///         _ if e.is_fatal() => "close the connection",
+///         _ => "go on",
+///     }
+/// }
+///
+/// let mut reader = FrameReader::new(&b"GET / HTTP/1.1\r\n"[..]);
+/// let err = reader.next_frame().unwrap_err();
+/// assert_eq!(action(&err), "log what the peer speaks, close");
+/// assert_eq!(
+///     err.to_string(),
+///     "bad magic 0x4745 (expected 0xc14c): peer seems to speak HTTP/1"
+/// );
+/// ```
+///
 /// [`read_frame`]: crate::read_frame
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -65,6 +65,48 @@ pub fn read_frame<R: Read + ?Sized>(r: &mut R) -> Result<Option<Frame>, Error> {
 /// from damage either (that needs reading ahead): use [`FrameReader`] with
 /// [`Config::recover`].
 ///
+/// ```
+/// use lpframe::{read_frame_with, DecodeError, Error};
+///
+/// let mut wire = Vec::new();
+/// lpframe::write_frame(&mut wire, b"too long for this reader").unwrap();
+/// let err = read_frame_with(&mut &wire[..], 16).unwrap_err();
+/// assert!(matches!(err, Error::Decode(DecodeError::FrameTooLarge { len: 24, max: 16 })));
+/// assert!(err.is_fatal()); // refused from the header alone: nothing waited for
+/// ```
+///
+/// A read timeout before the first byte of a frame is retryable; after it,
+/// the stream is lost:
+///
+/// ```
+/// use std::io::{self, Read};
+/// use lpframe::{read_frame, Error};
+///
+/// /// Delivers `first`, then times out once, then delivers `rest`.
+/// struct Pause<'a> { first: &'a [u8], paused: bool, rest: &'a [u8] }
+/// impl Read for Pause<'_> {
+///     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+///         let src = if !self.first.is_empty() { &mut self.first }
+///             else if !self.paused { self.paused = true; return Err(io::ErrorKind::TimedOut.into()) }
+///             else { &mut self.rest };
+///         let n = src.len().min(buf.len());
+///         buf[..n].copy_from_slice(&src[..n]);
+///         *src = &src[n..];
+///         Ok(n)
+///     }
+/// }
+/// let mut wire = Vec::new();
+/// lpframe::write_frame(&mut wire, b"hello").unwrap();
+/// // A timeout on a frame boundary: retry, nothing is lost.
+/// let mut r = Pause { first: &[], paused: false, rest: &wire };
+/// assert!(read_frame(&mut r).unwrap_err().is_timeout());
+/// assert_eq!(&read_frame(&mut r).unwrap().unwrap()[..], b"hello");
+/// // A timeout after 10 bytes of the frame: Desync, fatal.
+/// let mut r = Pause { first: &wire[..10], paused: false, rest: &wire[10..] };
+/// let err = read_frame(&mut r).unwrap_err();
+/// assert!(matches!(err, Error::Desync { done: 10, .. }) && err.is_fatal());
+/// ```
+///
 /// # Errors
 /// [`Error::Io`], [`Error::Desync`], and [`Error::Decode`]: every
 /// [`DecodeError`](crate::DecodeError) of checks 1 to 6, and `Truncated` at
@@ -216,6 +258,18 @@ impl<R: Read> FrameReader<R> {
     }
 
     /// A reader with the given settings.
+    ///
+    /// ```
+    /// use lpframe::{Config, FrameReader};
+    ///
+    /// // Small requests only, and carry on past damage in a record file.
+    /// let config = Config::new().max_read_frame_len(64 * 1024).recover(true);
+    /// let mut wire = vec![0xEE; 7]; // garbage before the first frame
+    /// lpframe::write_frame(&mut wire, b"record").unwrap();
+    /// let mut reader = FrameReader::with_config(&wire[..], config);
+    /// assert!(!reader.next_frame().unwrap_err().is_fatal()); // "skipped 7 bytes at offset 0"
+    /// assert_eq!(&reader.next_frame().unwrap().unwrap()[..], b"record");
+    /// ```
     pub fn with_config(inner: R, config: Config) -> Self {
         FrameReader {
             inner,
@@ -227,6 +281,28 @@ impl<R: Read> FrameReader<R> {
     }
 
     /// Reads the next frame: `Ok(None)` at a clean end of stream.
+    ///
+    /// ```
+    /// use lpframe::{DecodeError, Error, FrameReader};
+    ///
+    /// let mut wire = Vec::new();
+    /// lpframe::write_frame(&mut wire, b"one").unwrap();
+    /// lpframe::write_frame(&mut wire, b"two").unwrap();
+    /// wire[16] ^= 1; // corrupt "one" in transit
+    /// let mut reader = FrameReader::new(&wire[..]);
+    /// loop {
+    ///     match reader.next_frame() {
+    ///         Ok(Some(frame)) => assert_eq!(&frame[..], b"two"),
+    ///         Ok(None) => break, // the clean end
+    ///         Err(Error::Decode(e @ DecodeError::PayloadChecksum { .. })) => {
+    ///             let at = reader.decoder().frame_offset();
+    ///             eprintln!("dropped the frame at offset {at}: {e}"); // and go on
+    ///         }
+    ///         Err(e) if e.is_timeout() => continue, // a socket's read timeout
+    ///         Err(e) => panic!("fatal: {e}"),
+    ///     }
+    /// }
+    /// ```
     ///
     /// # Errors
     /// [`Error::Io`] from the reader (timeouts are retryable: call again),

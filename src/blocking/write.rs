@@ -36,6 +36,17 @@ pub fn write_frame<W: Write + ?Sized>(w: &mut W, payload: &[u8]) -> Result<(), E
 /// The limit is checked before any byte is written. Unbuffered: wrap `w` in
 /// a [`FrameWriter`] (or a `BufWriter`) for many small frames.
 ///
+/// ```
+/// use lpframe::{write_frame_with, EncodeError, Error};
+///
+/// let mut out = Vec::new();
+/// write_frame_with(&mut out, b"fits", 4).unwrap();
+/// let err = write_frame_with(&mut out, b"too long", 4).unwrap_err();
+/// assert!(matches!(err, Error::Encode(EncodeError::TooLarge { len: 8, max: 4 })));
+/// assert!(!err.is_fatal());
+/// assert_eq!(out.len(), 16 + 4); // nothing of the refused frame was written
+/// ```
+///
 /// # Errors
 /// [`Error::Encode`] (nothing written); [`Error::Io`] when the writer
 /// failed before any byte of the frame was written (retryable if its kind
@@ -141,6 +152,15 @@ impl<W: Write> FrameWriter<W> {
 
     /// A writer with the given settings (it uses
     /// [`max_write_frame_len`](Config::max_write_frame_len)).
+    ///
+    /// ```
+    /// use lpframe::{Config, FrameWriter};
+    ///
+    /// let mut w = FrameWriter::with_config(Vec::new(), Config::new().max_write_frame_len(1024));
+    /// assert!(w.write_frame(&[0; 2048]).is_err()); // refused, the writer still usable
+    /// w.write_frame(b"ok").unwrap();
+    /// assert_eq!(w.into_inner().unwrap().len(), 18);
+    /// ```
     pub fn with_config(inner: W, config: Config) -> Self {
         FrameWriter {
             inner,
@@ -153,6 +173,22 @@ impl<W: Write> FrameWriter<W> {
     /// Queues one frame (written when the buffer fills or on
     /// [`flush`](Self::flush)).
     ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use lpframe::FrameWriter;
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let mut w = FrameWriter::new(TcpStream::connect(listener.local_addr()?)?);
+    /// for i in 0..100u32 {
+    ///     w.write_frame(&i.to_be_bytes())?; // batched in the writer's buffer
+    /// }
+    /// w.flush()?; // one write for all of them
+    /// let (peer, _) = listener.accept()?;
+    /// let got = lpframe::FrameReader::new(peer).take(100).count();
+    /// assert_eq!(got, 100);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`Error::Encode`] (frame refused, nothing written, writer still
     /// usable); [`Error::Io`] — if retryable, the frame was accepted and
@@ -163,7 +199,18 @@ impl<W: Write> FrameWriter<W> {
     }
 
     /// Queues a [`Frame`] with its flags; see
-    /// [`write_frame`](Self::write_frame).
+    /// [`write_frame`](Self::write_frame). A frame received from one stream
+    /// is sent on another without a copy of its payload into a new buffer.
+    ///
+    /// ```
+    /// use lpframe::{Flags, Frame, FrameWriter};
+    ///
+    /// let mut w = FrameWriter::new(Vec::new());
+    /// w.send(&Frame::new(&b"relayed"[..]))?;
+    /// // LPF v1 defines no flag: a frame with one is refused.
+    /// assert!(w.send(&Frame::with_flags(Flags::from_bits_retain(1), &b"x"[..])).is_err());
+    /// # Ok::<(), lpframe::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`write_frame`](Self::write_frame); a frame with flags set is
@@ -216,6 +263,15 @@ impl<W: Write> FrameWriter<W> {
     }
 
     /// Writes out every queued byte, then flushes the inner writer.
+    ///
+    /// ```
+    /// let mut w = lpframe::FrameWriter::new(Vec::new());
+    /// w.write_frame(b"queued")?;
+    /// assert_eq!((w.buffered(), w.get_ref().len()), (22, 0));
+    /// w.flush()?;
+    /// assert_eq!((w.buffered(), w.get_ref().len()), (0, 22));
+    /// # Ok::<(), lpframe::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::Io`] (retryable kinds keep the unsent bytes; other kinds
