@@ -138,6 +138,10 @@ async fn a_client_that_never_reads_is_dropped_by_the_write_timeout() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    println!(
+        "dropped {:?} after the client saw its writes block for 0.5 s",
+        start.elapsed()
+    );
     // A well-behaved client is still served.
     let mut other = Framed::new(
         TcpStream::connect(server.addr).await.unwrap(),
