@@ -364,9 +364,21 @@ const CORRUPT_PAYLOAD_CASES: &[&str] = &[
     "fail skip/corrupt-payload",
 ];
 
+/// When the corrupt frame is the last and the tester's end of stream comes
+/// with it (`whole`), a close on the corrupt frame looks like the close
+/// after the end of stream: only the other cuts can tell.
 #[test]
 fn a_peer_that_closes_on_a_corrupt_payload() {
-    check(Defect::CloseOnCorrupt, CORRUPT_PAYLOAD_CASES, &[]);
+    let expected: Vec<&str> = CORRUPT_PAYLOAD_CASES
+        .iter()
+        .copied()
+        .filter(|c| *c != "fail vector/payload_checksum_last_frame/*")
+        .chain([
+            "fail vector/payload_checksum_last_frame/bytes",
+            "fail vector/payload_checksum_last_frame/split",
+        ])
+        .collect();
+    check(Defect::CloseOnCorrupt, &expected, &[]);
 }
 
 #[test]

@@ -35,7 +35,10 @@ pub enum Defect {
     AfterFatal,
     /// Checks the magic and version only once 16 bytes have arrived.
     LateMagic,
-    /// Closes every connection with a reset (SO_LINGER 0), never a FIN.
+    /// Closes with a reset (SO_LINGER 0), not a FIN, after a fatal error.
+    /// (Only then: a reset at the end of a pipelined stream also discards
+    /// echoes still in the send buffer, which the tester reports too, but
+    /// as a race.)
     ResetOnClose,
     /// Reads exactly the bytes it needs, and closes after a fatal error
     /// without shutting down its side first: unread bytes make a reset.
@@ -277,6 +280,11 @@ impl Conn<'_> {
                             }
                             // Dropping the socket closes it as it is.
                             Defect::NoDrain => return,
+                            Defect::ResetOnClose => {
+                                let linger = Some(Duration::ZERO);
+                                let _ = socket2::SockRef::from(&self.s).set_linger(linger);
+                                return;
+                            }
                             _ => return self.close(),
                         }
                     }
@@ -384,14 +392,10 @@ impl Conn<'_> {
         ok
     }
 
-    /// Closes: pending echoes (unless held back), then FIN (or a reset).
+    /// Closes: pending echoes (unless held back), then a FIN.
     fn close(&mut self) {
         if !self.holding() {
             self.flush();
-        }
-        if self.defect() == Defect::ResetOnClose {
-            let _ = socket2::SockRef::from(&self.s).set_linger(Some(Duration::ZERO));
-            return;
         }
         let _ = self.s.shutdown(Shutdown::Write);
     }
