@@ -731,3 +731,263 @@ fn notice(why: &str) {
         "NOTICE: the_python_echo_server_if_present did not run: {why}"
     );
 }
+
+/// The smallest and the largest limit: the cases that cannot run say why,
+/// and the rest pass.
+#[test]
+fn a_conforming_peer_at_the_extreme_limits() {
+    let _shared = MEMORY.read().unwrap_or_else(|e| e.into_inner());
+    for (max, skipped) in [
+        (
+            0,
+            &[
+                // Vectors with a non-empty frame: the peer must refuse it.
+                "skipped vector/hello/*",
+                "skipped vector/binary_256/*",
+                "skipped vector/payload_1024/*",
+                "skipped vector/multi_frame_stream/*",
+                "skipped vector/max_len_exact/*",
+                "skipped vector/payload_checksum_then_valid/*",
+                "skipped vector/truncated_payload/*",
+                "skipped vector/truncated_after_valid_frame/*",
+                "skipped vector/truncated_payload_none/*",
+                "skipped vector/payload_checksum_last_frame/*",
+                "skipped vector/valid_then_bad_magic/*",
+                "skipped vector/empty_payload_nonzero_crc/*",
+                "skipped pipeline/10000",
+                "skipped memory/declared",
+            ][..],
+        ),
+        (
+            u32::MAX,
+            &[
+                "skipped vector/frame_too_large_4gib/*",
+                "skipped vector/frame_too_large_limit/*",
+                "skipped vector/max_zero_rejects_one_byte/*",
+                "skipped payload/max",
+                "skipped limit/over-max",
+                "skipped memory/declared",
+            ][..],
+        ),
+    ] {
+        let peer = Peer::start(Settings {
+            max,
+            ..settings(Defect::None)
+        });
+        let max = max.to_string();
+        let mut args = TIMEOUT_ARGS.to_vec();
+        args[1] = &max;
+        let run = conform(&peer.addr.to_string(), &args);
+        assert_same(
+            &run.non_passing(),
+            &expand(skipped),
+            &format!("--max {max}"),
+            &run,
+        );
+        assert_exit_status(&run);
+    }
+}
+
+fn lpframe(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lpframe"))
+        .args(args)
+        .output()
+        .expect("run lpframe")
+}
+
+#[test]
+fn an_unreachable_peer_is_one_line_naming_the_address() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = free.local_addr().expect("address").to_string();
+    drop(free);
+    let out = lpframe(&["conform", &addr]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("lpframe: cannot connect to {addr}: ")),
+        "{err}"
+    );
+    let out = lpframe(&["conform", "no-such-host.invalid:1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(
+        err.starts_with("lpframe: cannot resolve no-such-host.invalid:1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["conform"][..],
+        &["conform", "127.0.0.1:1", "--case", "no/such/case"],
+        &["conform", "127.0.0.1:1", "--stall-timeout", "-1"],
+        &["conform", "127.0.0.1:1", "--idle-timeout", "soon"],
+        &["conform", "127.0.0.1:1", "--jobs", "0"],
+        &["conform", "127.0.0.1:1", "--max", "4294967296"],
+        &["conform", "127.0.0.1:1", "--pid", "4294967295"],
+    ] {
+        let out = lpframe(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(!err.is_empty(), "{args:?}");
+    }
+    let out = lpframe(&["conform", "127.0.0.1:1", "--case", "no/such"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--case no/such: no case id starts with it")
+    );
+}
+
+#[test]
+fn list_names_every_case_with_its_section() {
+    let out = lpframe(&["conform", "--list"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert_eq!(text.lines().count(), 39 * 3 + 13);
+    assert!(text
+        .lines()
+        .any(|l| l.starts_with("vector/hello/bytes  §10, 2  test vector hello")));
+    assert!(text.lines().any(|l| l.starts_with("timeout/idle  §6  ")));
+}
+
+/// The h2spec-style text report: a line per case in id order, details
+/// under a failure, a summary, exit status 1.
+#[test]
+fn the_text_report() {
+    let _shared = MEMORY.read().unwrap_or_else(|e| e.into_inner());
+    let peer = Peer::start(settings(Defect::Mute));
+    let addr = peer.addr.to_string();
+    let out = lpframe(&[
+        "conform",
+        &addr,
+        "--seed",
+        "3",
+        "--case",
+        "vector/empty_input",
+        "vector/hello/whole",
+        "timeout/idle",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with(&format!("lpframe conform {addr}: 5 cases; --max 8388608, stall timeout not given, idle timeout not given, no --pid; seed 3")), "{text}");
+    let rest: Vec<String> = lines[2..]
+        .iter()
+        .map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    // In the order of --list, whatever the order of --case.
+    assert_eq!(
+        rest[..9],
+        [
+            "FAIL vector/hello/whole",
+            "case: test",
+            "expected: echo",
+            "actual: the",
+            "PASS vector/empty_input/whole",
+            "PASS vector/empty_input/bytes",
+            "PASS vector/empty_input/split",
+            "SKIP timeout/idle",
+            "",
+        ],
+        "{text}"
+    );
+    assert!(lines[2].contains("§10, 2"), "{text}");
+    assert_eq!(lines[4], "      expected: echo 1, within 1 s of the input and the tester's end of stream: 5 bytes \"hello\"");
+    assert_eq!(
+        lines[5],
+        "      actual:   the peer closed the connection (FIN) after 0 echoes"
+    );
+    assert!(lines[9].ends_with("--idle-timeout not given"), "{text}");
+    assert!(
+        lines[11].starts_with("5 cases: 3 passed, 1 failed, 0 warnings, 1 skipped in "),
+        "{text}"
+    );
+    assert!(
+        lines[11].ends_with("(seed 3; repeat with --seed 3)"),
+        "{text}"
+    );
+}
+
+/// The JSON objects of cli/README.md: every field a status promises.
+#[test]
+fn the_json_report_schema() {
+    let _shared = MEMORY.read().unwrap_or_else(|e| e.into_inner());
+    let peer = Peer::start(settings(Defect::LateMagic));
+    let run = conform(
+        &peer.addr.to_string(),
+        &[
+            "--case",
+            "vector/hello/whole",
+            "foreign/http",
+            "limit",
+            "timeout/idle",
+            "--max",
+            "4294967295",
+        ],
+    );
+    let objects: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let common = ["id", "ms", "section", "status", "title", "type"];
+    let with = |extra: &[&str]| {
+        let mut k: Vec<String> = common.iter().chain(extra).map(|s| s.to_string()).collect();
+        k.sort();
+        k
+    };
+    assert_eq!(objects.len(), 5);
+    assert_eq!(objects[0]["id"], "vector/hello/whole");
+    assert_eq!(objects[0]["status"], "pass");
+    assert_eq!(keys(&objects[0]), with(&[]));
+    assert_eq!(objects[1]["id"], "foreign/http");
+    assert_eq!(objects[1]["status"], "warning");
+    assert_eq!(keys(&objects[1]), with(&["actual", "rule"]));
+    assert_eq!(objects[2]["id"], "limit/over-max");
+    assert_eq!(objects[2]["status"], "skipped");
+    assert_eq!(keys(&objects[2]), with(&["reason"]));
+    assert_eq!(objects[3]["id"], "timeout/idle");
+    assert_eq!(keys(&objects[3]), with(&["reason"]));
+    assert!(objects[1]["ms"].as_u64().expect("ms") >= 1000);
+    let summary = &objects[4];
+    assert_eq!(
+        keys(summary),
+        [
+            "addr",
+            "cases",
+            "failed",
+            "idle_timeout_s",
+            "max",
+            "ms",
+            "passed",
+            "pid",
+            "seed",
+            "skipped",
+            "stall_timeout_s",
+            "type",
+            "warnings"
+        ]
+    );
+    assert_eq!(summary["max"], u32::MAX);
+    assert_eq!(summary["seed"], 7);
+    assert_eq!(summary["stall_timeout_s"], serde_json::Value::Null);
+    assert_eq!(run.status.code(), Some(0));
+
+    // A failure carries what was expected and what happened.
+    let peer = Peer::start(settings(Defect::Mute));
+    let run = conform(&peer.addr.to_string(), &["--case", "payload/sizes"]);
+    let fail: serde_json::Value =
+        serde_json::from_str(run.stdout.lines().next().expect("a line")).expect("JSON");
+    assert_eq!(fail["status"], "fail");
+    assert_eq!(keys(&fail), with(&["actual", "expected"]));
+    assert_eq!(fail["actual"], "no echo by then (after 0 echoes)");
+    assert_eq!(run.status.code(), Some(1));
+}

@@ -454,9 +454,15 @@ fn foreign_tls(o: &Options) -> Result<Outcome, Failure> {
     }
 }
 
+/// `payload`, cut to the peer's limit.
+fn fit(o: &Options, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len().min(o.max as usize);
+    payload.get(..len).unwrap_or_default().to_vec()
+}
+
 fn frame_after_error(o: &Options) -> Result<Outcome, Failure> {
     let mut c = open(o)?;
-    let before = b"before the error".to_vec();
+    let before = fit(o, b"before the error");
     let sent = send(&mut c, vec![Step::Send(frame_bytes(&before))])?;
     c.expect_echoes(&[before], sent + ECHO_SLACK, "within 1 s")?;
     // `hello` with a flipped length bit: HeaderChecksum (section 5).
@@ -469,7 +475,7 @@ fn frame_after_error(o: &Options) -> Result<Outcome, Failure> {
         vec![
             Step::Send(bad),
             Step::Pause(Duration::from_millis(100)),
-            Step::Send(frame_bytes(b"this frame follows a fatal error")),
+            Step::Send(frame_bytes(&fit(o, b"this frame follows a fatal error"))),
         ],
     )?;
     c.expect_close(
@@ -482,10 +488,16 @@ fn frame_after_error(o: &Options) -> Result<Outcome, Failure> {
 
 fn corrupt_payload(o: &Options) -> Result<Outcome, Failure> {
     let mut c = open(o)?;
-    let (before, after) = (b"before".to_vec(), b"after".to_vec());
-    let mut corrupt = frame_bytes(b"corrupted in transit");
-    if let Some(b) = corrupt.last_mut() {
-        *b ^= 0x20;
+    let (before, after) = (fit(o, b"before"), fit(o, b"after"));
+    let mut corrupt = frame_bytes(&fit(o, b"corrupted in transit"));
+    match corrupt.get_mut(16) {
+        Some(_) => {
+            if let Some(b) = corrupt.last_mut() {
+                *b ^= 0x20;
+            }
+        }
+        // --max 0: an empty payload whose header carries a wrong CRC.
+        None => corrupt = header_bytes(0, 0x0bad_c0de).to_vec(),
     }
     let mut first = frame_bytes(&before);
     first.extend(corrupt);
@@ -609,7 +621,7 @@ fn pipeline(o: &Options) -> Result<Outcome, Failure> {
 
 fn orderly_close(o: &Options) -> Result<Outcome, Failure> {
     let mut c = open(o)?;
-    let payload = b"then a fatal error".to_vec();
+    let payload = fit(o, b"then a fatal error");
     let mut wire = frame_bytes(&payload);
     let mut bad = header_bytes(0, 0);
     bad[15] ^= 0xff; // HeaderChecksum
