@@ -991,3 +991,40 @@ fn the_json_report_schema() {
     assert_eq!(fail["actual"], "no echo by then (after 0 echoes)");
     assert_eq!(run.status.code(), Some(1));
 }
+
+/// A reader that goes away (`| head`) ends the run at once and quietly, as
+/// with the other subcommands, instead of after the slowest case.
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    let _shared = MEMORY.read().unwrap_or_else(|e| e.into_inner());
+    let peer = Peer::start(settings(Defect::None));
+    let started = Instant::now();
+    let mut child = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_lpframe"))
+            .args(["conform", &peer.addr.to_string(), "--stall-timeout", "3"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run lpframe conform"),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a line").expect("utf-8");
+    assert!(first.starts_with("lpframe conform "), "{first}");
+    drop(lines);
+    let stderr = drain(child.0.stderr.take().expect("stderr"));
+    let status = loop {
+        if let Some(s) = child.0.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "still running");
+        thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(stderr.join().expect("stderr reader"), "");
+    // The trickle and stall cases alone take 4 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}

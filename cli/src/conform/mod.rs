@@ -13,7 +13,7 @@ mod rss;
 mod vectors;
 mod wire;
 
-use std::io;
+use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
@@ -107,8 +107,11 @@ fn seconds(s: &str) -> Result<Duration, String> {
 pub fn run(args: Args) -> Result<ExitCode, String> {
     let all = cases::all()?;
     if args.list {
+        let mut out = io::stdout().lock();
         for c in &all {
-            println!("{}  §{}  {}", c.id, c.section, c.title);
+            if let Err(e) = writeln!(out, "{}  §{}  {}", c.id, c.section, c.title) {
+                return quiet_if_closed(e);
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -146,21 +149,42 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     };
     let start = Instant::now();
     let mut report = Report::new(io::stdout().lock(), args.json, &selected);
-    let out = |e: io::Error| format!("writing the report: {e}");
-    report.header(&o, &name, selected.len()).map_err(out)?;
-    let mut written = Ok(());
+    if let Err(e) = report.header(&o, &name, selected.len()) {
+        return quiet_if_closed(e);
+    }
     execute(&selected, &o, usize::from(args.jobs), |case, result| {
-        if written.is_ok() {
-            written = report.case(case, result);
+        if let Err(e) = report.case(case, result) {
+            // The reader has gone (`| head`) or the output failed: nothing
+            // more can be reported, so stop now rather than after the
+            // slowest case (the peer sees the connections close).
+            let code = match quiet_if_closed(e) {
+                Ok(_) => 0,
+                Err(msg) => {
+                    eprintln!("lpframe: {msg}");
+                    1
+                }
+            };
+            std::process::exit(code);
         }
     });
-    written.map_err(out)?;
-    report.summary(&o, &name, start.elapsed()).map_err(out)?;
+    if let Err(e) = report.summary(&o, &name, start.elapsed()) {
+        return quiet_if_closed(e);
+    }
     Ok(if report.counts.failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A closed standard output (`| head`) ends the program quietly, like the
+/// other subcommands; any other output error is reported.
+fn quiet_if_closed(e: io::Error) -> Result<ExitCode, String> {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(format!("writing the report: {e}"))
+    }
 }
 
 fn usage(msg: &str) -> ExitCode {
