@@ -170,19 +170,144 @@ const TIMEOUT_ARGS: [&str; 8] = [
     "8",
 ];
 
+/// What a peer with `defect` does not pass in a full run with
+/// [`settings`] and [`TIMEOUT_ARGS`], beyond [`SETTINGS_SKIPS`]: the cases
+/// that must fail or warn, and the `racy` ones that may fail or pass
+/// (whether they meet the defect depends on how TCP coalesces the
+/// tester's writes into the peer's reads).
+fn expectations(defect: Defect) -> (Vec<String>, Vec<String>) {
+    let specs = |s: &[&str]| -> Vec<String> { s.iter().map(|x| x.to_string()).collect() };
+    let expected = match defect {
+        Defect::None => vec![],
+        Defect::AfterFatal => specs(&[
+            "fail vector/fatal_then_valid_frame/*",
+            "fail fatal/frame-after-error",
+        ]),
+        Defect::LateMagic => specs(&[
+            "warning foreign/http",
+            "warning vector/short_bad_magic/*",
+            "warning vector/short_bad_version/*",
+        ]),
+        Defect::ResetOnClose => specs(&[
+            "warning close/orderly",
+            "warning foreign/http",
+            "warning foreign/tls",
+        ]),
+        Defect::NoDrain => specs(&["warning foreign/http", "warning foreign/tls"]),
+        // When the corrupt frame is the last and the tester's end of stream
+        // comes with it (`whole`), a close on the corrupt frame looks like
+        // the close after the end of stream: only the other cuts tell.
+        Defect::CloseOnCorrupt => specs(&[
+            "fail vector/payload_checksum_then_valid/*",
+            "fail vector/payload_checksum_last_frame/bytes",
+            "fail vector/payload_checksum_last_frame/split",
+            "fail vector/empty_payload_nonzero_crc/*",
+            "fail skip/corrupt-payload",
+        ]),
+        Defect::EchoCorrupt => specs(&[
+            "fail vector/payload_checksum_then_valid/*",
+            "fail vector/payload_checksum_last_frame/*",
+            "fail vector/empty_payload_nonzero_crc/*",
+            "fail skip/corrupt-payload",
+        ]),
+        Defect::ShortAtEof => specs(&[
+            "fail vector/truncated_payload/*",
+            "fail vector/truncated_payload_none/*",
+        ]),
+        Defect::OnePerRead => specs(&[
+            "fail vector/multi_frame_stream/whole",
+            "fail vector/payload_checksum_then_valid/whole",
+            "fail vector/empty_payload_nonzero_crc/whole",
+            "fail vector/valid_then_bad_magic/whole",
+            "fail pipeline/10000",
+            "fail close/orderly",
+        ]),
+        Defect::NoStall => specs(&["fail timeout/stall"]),
+        Defect::NoIdle => specs(&["fail timeout/idle"]),
+        Defect::TrickleTimeout => specs(&["fail timeout/trickle"]),
+        Defect::RefusesMax => specs(&["fail payload/max"]),
+        Defect::AcceptsOverMax => specs(&["fail limit/over-max"]),
+        // Without --pid; see a_peer_that_touches_memory_for_the_declared_length.
+        Defect::TouchesDeclared => vec![],
+        Defect::Withholds => specs(&[
+            "fail skip/corrupt-payload",
+            "fail vector/payload_checksum_last_frame/whole",
+        ]),
+        Defect::EmptyDropped => specs(&[
+            "fail vector/empty_payload/*",
+            "fail vector/multi_frame_stream/*",
+            "fail vector/max_zero_empty_frame/*",
+            "fail payload/sizes",
+        ]),
+        Defect::Mute => with(
+            all_cuts("fail", VECTORS_WITH_ECHOES),
+            &[
+                "fail payload/sizes",
+                "fail payload/max",
+                "fail pipeline/10000",
+                "fail skip/corrupt-payload",
+                "fail fatal/frame-after-error",
+                "fail close/orderly",
+                "fail timeout/trickle",
+            ],
+        ),
+        Defect::IgnoresEof => with(
+            all_cuts("fail", VECTORS_ENDED_BY_EOF),
+            &[
+                "fail payload/sizes",
+                "fail payload/max",
+                "fail pipeline/10000",
+                "fail skip/corrupt-payload",
+                "fail timeout/trickle",
+            ],
+        ),
+        Defect::NoCloseOnFatal => {
+            let mut e = all_cuts("fail", VECTORS_FATAL);
+            e.extend(all_cuts(
+                "warning",
+                &["short_bad_magic", "short_bad_version"],
+            ));
+            with(
+                e,
+                &[
+                    "warning foreign/http",
+                    "fail foreign/tls",
+                    "fail fatal/frame-after-error",
+                    "fail close/orderly",
+                    "fail limit/over-max",
+                ],
+            )
+        }
+    };
+    let racy = match defect {
+        Defect::OnePerRead => specs(&[
+            "fail vector/multi_frame_stream/bytes",
+            "fail vector/multi_frame_stream/split",
+            "fail vector/payload_checksum_then_valid/bytes",
+            "fail vector/payload_checksum_then_valid/split",
+            "fail vector/empty_payload_nonzero_crc/bytes",
+            "fail vector/empty_payload_nonzero_crc/split",
+            "fail vector/valid_then_bad_magic/bytes",
+            "fail vector/valid_then_bad_magic/split",
+        ]),
+        Defect::Withholds => specs(&["fail vector/payload_checksum_last_frame/split"]),
+        _ => vec![],
+    };
+    (expected, racy)
+}
+
 /// Runs the whole suite against a peer with `defect` and checks that the
-/// cases that do not pass are exactly `expected` (plus the settings'
-/// skips). `racy` cases may fail or pass: whether they hit the defect
-/// depends on how TCP coalesces the tester's writes into the peer's reads.
-fn check(defect: Defect, expected: &[&str], racy: &[&str]) {
+/// cases that do not pass are exactly its [`expectations`] (plus the
+/// settings' skips).
+fn check(defect: Defect) {
     let _shared = MEMORY.read().unwrap_or_else(|e| e.into_inner());
     let peer = Peer::start(settings(defect));
     let run = conform(&peer.addr.to_string(), &TIMEOUT_ARGS);
+    let (expected, racy) = expectations(defect);
     let mut want = expand(SETTINGS_SKIPS);
-    want.extend(expand(expected));
-    let racy = expand(racy);
+    want.extend(expand(&refs(&expected)));
     let mut got = run.non_passing();
-    for (id, status) in &racy {
+    for (id, status) in &expand(&refs(&racy)) {
         if got.get(id) == Some(status) {
             eprintln!("{defect:?}: {id}: {status} (racy: depends on how reads coalesce)");
             got.remove(id);
@@ -226,11 +351,6 @@ fn assert_exit_status(run: &Run) {
     }
     let code = if count("fail") > 0 { 1 } else { 0 };
     assert_eq!(run.status.code(), Some(code), "{}", run.stdout);
-}
-
-#[test]
-fn a_conforming_peer_passes_every_case() {
-    check(Defect::None, &[], &[]);
 }
 
 /// Vectors whose input carries at least one frame to echo.
@@ -311,220 +431,183 @@ fn refs(specs: &[String]) -> Vec<&str> {
 }
 
 #[test]
+fn a_conforming_peer_passes_every_case() {
+    check(Defect::None);
+}
+
+#[test]
 fn a_peer_that_echoes_frames_found_after_a_fatal_error() {
-    check(
-        Defect::AfterFatal,
-        &[
-            "fail vector/fatal_then_valid_frame/*",
-            "fail fatal/frame-after-error",
-        ],
-        &[],
-    );
+    check(Defect::AfterFatal);
 }
 
 #[test]
 fn a_peer_that_waits_for_16_bytes_before_checking_the_magic() {
-    check(
-        Defect::LateMagic,
-        &[
-            "warning foreign/http",
-            "warning vector/short_bad_magic/*",
-            "warning vector/short_bad_version/*",
-        ],
-        &[],
-    );
+    check(Defect::LateMagic);
 }
 
 #[test]
 fn a_peer_that_resets_instead_of_fin() {
-    check(
-        Defect::ResetOnClose,
-        &[
-            "warning close/orderly",
-            "warning foreign/http",
-            "warning foreign/tls",
-        ],
-        &[],
-    );
+    check(Defect::ResetOnClose);
 }
 
 #[test]
 fn a_peer_that_closes_with_unread_bytes() {
-    check(
-        Defect::NoDrain,
-        &["warning foreign/http", "warning foreign/tls"],
-        &[],
-    );
+    check(Defect::NoDrain);
 }
 
-const CORRUPT_PAYLOAD_CASES: &[&str] = &[
-    "fail vector/payload_checksum_then_valid/*",
-    "fail vector/payload_checksum_last_frame/*",
-    "fail vector/empty_payload_nonzero_crc/*",
-    "fail skip/corrupt-payload",
-];
-
-/// When the corrupt frame is the last and the tester's end of stream comes
-/// with it (`whole`), a close on the corrupt frame looks like the close
-/// after the end of stream: only the other cuts can tell.
 #[test]
 fn a_peer_that_closes_on_a_corrupt_payload() {
-    let expected: Vec<&str> = CORRUPT_PAYLOAD_CASES
-        .iter()
-        .copied()
-        .filter(|c| *c != "fail vector/payload_checksum_last_frame/*")
-        .chain([
-            "fail vector/payload_checksum_last_frame/bytes",
-            "fail vector/payload_checksum_last_frame/split",
-        ])
-        .collect();
-    check(Defect::CloseOnCorrupt, &expected, &[]);
+    check(Defect::CloseOnCorrupt);
 }
 
 #[test]
 fn a_peer_that_echoes_a_corrupt_payload() {
-    check(Defect::EchoCorrupt, CORRUPT_PAYLOAD_CASES, &[]);
+    check(Defect::EchoCorrupt);
 }
 
 #[test]
 fn a_peer_that_delivers_a_short_frame_at_eof() {
-    check(
-        Defect::ShortAtEof,
-        &[
-            "fail vector/truncated_payload/*",
-            "fail vector/truncated_payload_none/*",
-        ],
-        &[],
-    );
+    check(Defect::ShortAtEof);
 }
 
 #[test]
 fn a_peer_that_decodes_one_frame_per_read() {
-    check(
-        Defect::OnePerRead,
-        &[
-            "fail vector/multi_frame_stream/whole",
-            "fail vector/payload_checksum_then_valid/whole",
-            "fail vector/empty_payload_nonzero_crc/whole",
-            "fail vector/valid_then_bad_magic/whole",
-            "fail pipeline/10000",
-            "fail close/orderly",
-        ],
-        &[
-            "fail vector/multi_frame_stream/bytes",
-            "fail vector/multi_frame_stream/split",
-            "fail vector/payload_checksum_then_valid/bytes",
-            "fail vector/payload_checksum_then_valid/split",
-            "fail vector/empty_payload_nonzero_crc/bytes",
-            "fail vector/empty_payload_nonzero_crc/split",
-            "fail vector/valid_then_bad_magic/bytes",
-            "fail vector/valid_then_bad_magic/split",
-        ],
-    );
+    check(Defect::OnePerRead);
 }
 
 #[test]
 fn a_peer_without_a_stall_timeout() {
-    check(Defect::NoStall, &["fail timeout/stall"], &[]);
+    check(Defect::NoStall);
 }
 
 #[test]
 fn a_peer_without_an_idle_timeout() {
-    check(Defect::NoIdle, &["fail timeout/idle"], &[]);
+    check(Defect::NoIdle);
 }
 
 #[test]
 fn a_peer_that_times_out_a_slow_trickle() {
-    check(Defect::TrickleTimeout, &["fail timeout/trickle"], &[]);
+    check(Defect::TrickleTimeout);
 }
 
 #[test]
 fn a_peer_that_refuses_a_payload_of_exactly_max() {
-    check(Defect::RefusesMax, &["fail payload/max"], &[]);
+    check(Defect::RefusesMax);
 }
 
 #[test]
 fn a_peer_that_accepts_max_plus_one() {
-    check(Defect::AcceptsOverMax, &["fail limit/over-max"], &[]);
+    check(Defect::AcceptsOverMax);
 }
 
 #[test]
 fn a_peer_that_withholds_an_echo_before_a_corrupt_frame() {
-    check(
-        Defect::Withholds,
-        &[
-            "fail skip/corrupt-payload",
-            "fail vector/payload_checksum_last_frame/whole",
-        ],
-        &["fail vector/payload_checksum_last_frame/split"],
-    );
+    check(Defect::Withholds);
 }
 
 #[test]
 fn a_peer_that_drops_empty_payloads() {
-    check(
-        Defect::EmptyDropped,
-        &[
-            "fail vector/empty_payload/*",
-            "fail vector/multi_frame_stream/*",
-            "fail vector/max_zero_empty_frame/*",
-            "fail payload/sizes",
-        ],
-        &[],
-    );
+    check(Defect::EmptyDropped);
 }
 
 #[test]
 fn a_peer_that_never_echoes() {
-    let expected = with(
-        all_cuts("fail", VECTORS_WITH_ECHOES),
-        &[
-            "fail payload/sizes",
-            "fail payload/max",
-            "fail pipeline/10000",
-            "fail skip/corrupt-payload",
-            "fail fatal/frame-after-error",
-            "fail close/orderly",
-            "fail timeout/trickle",
-        ],
-    );
-    check(Defect::Mute, &refs(&expected), &[]);
+    check(Defect::Mute);
 }
 
 #[test]
 fn a_peer_that_does_not_notice_end_of_stream() {
-    let expected = with(
-        all_cuts("fail", VECTORS_ENDED_BY_EOF),
-        &[
-            "fail payload/sizes",
-            "fail payload/max",
-            "fail pipeline/10000",
-            "fail skip/corrupt-payload",
-            "fail timeout/trickle",
-        ],
-    );
-    check(Defect::IgnoresEof, &refs(&expected), &[]);
+    check(Defect::IgnoresEof);
 }
 
 #[test]
 fn a_peer_that_does_not_close_after_a_fatal_error() {
-    let mut expected = all_cuts("fail", VECTORS_FATAL);
-    expected.extend(all_cuts(
-        "warning",
-        &["short_bad_magic", "short_bad_version"],
-    ));
-    let expected = with(
-        expected,
-        &[
-            "warning foreign/http",
-            "fail foreign/tls",
-            "fail fatal/frame-after-error",
-            "fail close/orderly",
-            "fail limit/over-max",
-        ],
-    );
-    check(Defect::NoCloseOnFatal, &refs(&expected), &[]);
+    check(Defect::NoCloseOnFatal);
 }
+
+/// The vectors that assume a small limit run only against a peer with
+/// one: at `--max` 4 and 0, a conforming peer passes them and one that
+/// accepts `max` + 1 fails them.
+const SMALL_LIMIT_CASES: [&str; 4] = [
+    "vector/frame_too_large_limit",
+    "vector/max_zero_rejects_one_byte",
+    "vector/max_len_exact",
+    "limit/over-max",
+];
+
+fn small_limit_expectations(max: u32, defect: Defect) -> Vec<&'static str> {
+    let mut e = match max {
+        4 => vec![
+            "skipped vector/max_zero_rejects_one_byte/*",
+            "skipped vector/max_len_exact/*",
+        ],
+        _ => vec!["skipped vector/max_len_exact/*"],
+    };
+    if defect == Defect::AcceptsOverMax {
+        e.push("fail limit/over-max");
+        e.push(match max {
+            4 => "fail vector/frame_too_large_limit/*",
+            _ => "fail vector/max_zero_rejects_one_byte/*",
+        });
+    }
+    e
+}
+
+#[test]
+fn the_vectors_of_a_small_limit() {
+    let _shared = MEMORY.read().unwrap_or_else(|e| e.into_inner());
+    for max in [4, 0] {
+        for defect in [Defect::None, Defect::AcceptsOverMax] {
+            let peer = Peer::start(Settings {
+                max,
+                ..settings(defect)
+            });
+            let max_arg = max.to_string();
+            let mut args = vec!["--max", max_arg.as_str(), "--case"];
+            args.extend(SMALL_LIMIT_CASES);
+            let run = conform(&peer.addr.to_string(), &args);
+            let want = expand(&small_limit_expectations(max, defect));
+            assert_same(
+                &run.non_passing(),
+                &want,
+                &format!("--max {max} {defect:?}"),
+                &run,
+            );
+            assert_exit_status(&run);
+        }
+    }
+}
+
+/// A case that no broken peer makes fail (or warn) would test nothing.
+#[test]
+fn every_case_is_failed_by_some_broken_peer() {
+    let out = lpframe(&["conform", "--list"]);
+    let ids: Vec<String> = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| l.split_whitespace().next().expect("an id").to_string())
+        .collect();
+    assert_eq!(ids.len(), 130);
+    let mut covered = std::collections::BTreeSet::new();
+    for defect in Defect::ALL {
+        assert_ne!(defect, Defect::None);
+        covered.extend(expand(&refs(&expectations(defect).0)).into_keys());
+    }
+    covered.extend(expand(&[MEMORY_FAILURE]).into_keys());
+    for max in [4, 0] {
+        covered.extend(
+            expand(&small_limit_expectations(max, Defect::AcceptsOverMax))
+                .into_iter()
+                .filter(|(_, s)| s != "skipped")
+                .map(|(id, _)| id),
+        );
+    }
+    let untested: Vec<&String> = ids.iter().filter(|id| !covered.contains(*id)).collect();
+    assert!(untested.is_empty(), "no broken peer fails {untested:#?}");
+    assert_eq!(covered.len(), ids.len(), "an expectation names no case");
+}
+
+const MEMORY_FAILURE: &str = "fail memory/declared";
 
 /// Only memory/declared, with this process's pid (the peer lives here),
 /// alone: no other test's peer allocates meanwhile.
@@ -556,13 +639,13 @@ fn a_peer_that_touches_memory_for_the_declared_length() {
     let run = memory_run(Defect::TouchesDeclared);
     assert_same(
         &run.non_passing(),
-        &expand(&["fail memory/declared"]),
+        &expand(&[MEMORY_FAILURE]),
         "memory",
         &run,
     );
     assert_exit_status(&run);
     // Its other cases pass.
-    check(Defect::TouchesDeclared, &[], &[]);
+    check(Defect::TouchesDeclared);
 }
 
 fn repo_root() -> PathBuf {

@@ -79,6 +79,31 @@ pub enum Defect {
     NoCloseOnFatal,
 }
 
+impl Defect {
+    /// Every defect (not [`Defect::None`]).
+    pub const ALL: [Defect; 19] = [
+        Defect::AfterFatal,
+        Defect::LateMagic,
+        Defect::ResetOnClose,
+        Defect::NoDrain,
+        Defect::CloseOnCorrupt,
+        Defect::EchoCorrupt,
+        Defect::ShortAtEof,
+        Defect::OnePerRead,
+        Defect::NoStall,
+        Defect::NoIdle,
+        Defect::TrickleTimeout,
+        Defect::RefusesMax,
+        Defect::AcceptsOverMax,
+        Defect::TouchesDeclared,
+        Defect::Withholds,
+        Defect::EmptyDropped,
+        Defect::Mute,
+        Defect::IgnoresEof,
+        Defect::NoCloseOnFatal,
+    ];
+}
+
 /// A peer's limit, timeouts and defect.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
