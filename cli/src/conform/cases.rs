@@ -287,8 +287,8 @@ fn finish(c: &mut Conn) -> Result<Close, Failure> {
     )
 }
 
-/// The pause between pieces, shortened so that sending `len` bytes one at a
-/// time stays within half the peer's stall timeout.
+/// The pause after each of `pieces` pieces, shortened so that sending them
+/// all stays within half the peer's stall timeout.
 fn piece_pause(o: &Options, pause: Duration, pieces: usize) -> Duration {
     let budget = o.stall.unwrap_or(ASSUMED_MIN_STALL) / 2;
     match u32::try_from(pieces.max(1)) {
@@ -318,7 +318,6 @@ fn vector(
             }
         }
         Cut::Split => {
-            let max_pause = Duration::from_millis(SPLIT_PAUSE_MS);
             let mut rest = input.as_slice();
             while !rest.is_empty() {
                 let n = (rng.range(1, SPLIT_PIECE) as usize).min(rest.len());
@@ -326,7 +325,7 @@ fn vector(
                 let pause = Duration::from_millis(rng.range(0, SPLIT_PAUSE_MS));
                 steps.extend([
                     Step::Send(piece.to_vec()),
-                    Step::Pause(piece_pause(o, pause.min(max_pause), input.len())),
+                    Step::Pause(piece_pause(o, pause, input.len())),
                 ]);
                 rest = tail;
             }
