@@ -247,6 +247,7 @@ fn expectations(defect: Defect) -> (Vec<String>, Vec<String>) {
                 "fail pipeline/10000",
                 "fail skip/corrupt-payload",
                 "fail fatal/frame-after-error",
+                "fail connections/concurrent",
                 "fail close/orderly",
                 "fail timeout/trickle",
             ],
@@ -258,9 +259,12 @@ fn expectations(defect: Defect) -> (Vec<String>, Vec<String>) {
                 "fail payload/max",
                 "fail pipeline/10000",
                 "fail skip/corrupt-payload",
+                "fail connections/concurrent",
                 "fail timeout/trickle",
             ],
         ),
+        // Run with --jobs 1 (see check): one case at a time.
+        Defect::Sequential => specs(&["fail connections/concurrent"]),
         Defect::NoCloseOnFatal => {
             let mut e = all_cuts("fail", VECTORS_FATAL);
             e.extend(all_cuts(
@@ -302,7 +306,12 @@ fn expectations(defect: Defect) -> (Vec<String>, Vec<String>) {
 fn check(defect: Defect) {
     let _shared = MEMORY.read().unwrap_or_else(|e| e.into_inner());
     let peer = Peer::start(settings(defect));
-    let run = conform(&peer.addr.to_string(), &TIMEOUT_ARGS);
+    let mut args = TIMEOUT_ARGS;
+    if defect == Defect::Sequential {
+        // Cases run at once would queue behind each other.
+        args[7] = "1";
+    }
+    let run = conform(&peer.addr.to_string(), &args);
     let (expected, racy) = expectations(defect);
     let mut want = expand(SETTINGS_SKIPS);
     want.extend(expand(&refs(&expected)));
@@ -525,6 +534,11 @@ fn a_peer_that_does_not_close_after_a_fatal_error() {
     check(Defect::NoCloseOnFatal);
 }
 
+#[test]
+fn a_peer_that_serves_one_connection_at_a_time() {
+    check(Defect::Sequential);
+}
+
 /// The vectors that assume a small limit run only against a peer with
 /// one: at `--max` 4 and 0, a conforming peer passes them and one that
 /// accepts `max` + 1 fails them.
@@ -587,7 +601,7 @@ fn every_case_is_failed_by_some_broken_peer() {
         .lines()
         .map(|l| l.split_whitespace().next().expect("an id").to_string())
         .collect();
-    assert_eq!(ids.len(), 130);
+    assert_eq!(ids.len(), 131);
     let mut covered = std::collections::BTreeSet::new();
     for defect in Defect::ALL {
         assert_ne!(defect, Defect::None);
@@ -929,7 +943,7 @@ fn list_names_every_case_with_its_section() {
     let out = lpframe(&["conform", "--list"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).expect("utf-8");
-    assert_eq!(text.lines().count(), 39 * 3 + 13);
+    assert_eq!(text.lines().count(), 39 * 3 + 14);
     assert!(text
         .lines()
         .any(|l| l.starts_with("vector/hello/bytes  §10, 2  test vector hello")));

@@ -80,6 +80,7 @@ pub enum Kind {
     PayloadMax,
     OverMax,
     Pipeline,
+    Concurrent,
     OrderlyClose,
     Memory,
     Trickle,
@@ -111,7 +112,8 @@ impl Case {
         matches!(self.kind, Kind::Memory)
     }
 
-    /// Mostly waits on the peer's clock: started first, beside the others.
+    /// Mostly waits on the peer's clock: with `--jobs` over 1, started
+    /// first, beside the others.
     pub fn background(&self) -> bool {
         matches!(self.kind, Kind::Trickle | Kind::Stall | Kind::Idle)
     }
@@ -128,6 +130,7 @@ impl Case {
             Kind::PayloadMax => payload_max(o, &mut rng),
             Kind::OverMax => over_max(o),
             Kind::Pipeline => pipeline(o),
+            Kind::Concurrent => concurrent(o),
             Kind::OrderlyClose => orderly_close(o),
             Kind::Memory => memory(o),
             Kind::Trickle => trickle(o),
@@ -218,6 +221,12 @@ pub fn all() -> Result<Vec<Case>, String> {
             "4",
             "10,000 frames sent without waiting for echoes are all echoed, in order",
             Kind::Pipeline,
+        ),
+        Case::new(
+            "connections/concurrent",
+            "A.1",
+            "a second connection is served while a first one is open and silent",
+            Kind::Concurrent,
         ),
         Case::new(
             "close/orderly",
@@ -618,6 +627,29 @@ fn pipeline(o: &Options) -> Result<Outcome, Failure> {
     ))))
 }
 
+fn concurrent(o: &Options) -> Result<Outcome, Failure> {
+    let mut first = open(o)?;
+    let mut second = open(o)?;
+    for (c, payload, which) in [
+        (&mut second, fit(o, b"second"), "on the second connection"),
+        (&mut first, fit(o, b"first"), "then on the first one"),
+    ] {
+        let sent = send(c, vec![Step::Send(frame_bytes(&payload))])?;
+        c.expect_echoes(
+            &[payload],
+            sent + ECHO_SLACK,
+            &format!(
+                "{which}, within 1 s, while the other is open \
+                 (a peer serving one connection at a time cannot)"
+            ),
+        )?;
+    }
+    for c in [&mut second, &mut first] {
+        finish(c)?;
+    }
+    Ok(Outcome::Pass(None))
+}
+
 fn orderly_close(o: &Options) -> Result<Outcome, Failure> {
     let mut c = open(o)?;
     let payload = fit(o, b"then a fatal error");
@@ -818,7 +850,7 @@ mod tests {
             cases.iter().filter(|c| c.id.starts_with("vector/")).count(),
             39 * 3
         );
-        assert_eq!(cases.len(), 39 * 3 + 13);
+        assert_eq!(cases.len(), 39 * 3 + 14);
         assert!(cases
             .iter()
             .all(|c| !c.section.is_empty() && !c.title.is_empty()));

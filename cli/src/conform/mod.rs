@@ -57,8 +57,10 @@ pub struct Args {
     /// the report prints it so that a run can be repeated).
     #[arg(long)]
     seed: Option<u64>,
-    /// Cases run at once (each on its own connection). The memory case
-    /// always runs alone; the timeout cases run beside the others.
+    /// Cases run at once, each on its own connections. With 1 (the
+    /// default) one case at a time, so that a peer serving one connection
+    /// at a time fails only connections/concurrent; with more, the timeout
+    /// cases start first, beside the others. The memory case runs alone.
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=64))]
     jobs: u16,
@@ -200,16 +202,16 @@ fn clock_seed() -> u64 {
     (nanos as u64 ^ u64::from(std::process::id())) % 1_000_000_000
 }
 
-/// Runs `cases` (`jobs` at a time; exclusive ones alone; background ones
-/// beside the rest, from the start) and hands each result to `emit` in
-/// case order as soon as it and every case before it have finished.
+/// Runs `cases` (`jobs` at a time; exclusive ones alone; with more than
+/// one job, background ones beside the rest from the start) and hands each
+/// result to `emit` in case order as soon as it and every case before it
+/// have finished.
 fn execute(cases: &[Case], o: &Options, jobs: usize, mut emit: impl FnMut(&Case, &CaseResult)) {
     let slots: Mutex<Vec<Option<CaseResult>>> = Mutex::new(vec![None; cases.len()]);
     let ready = Condvar::new();
     let gate = RwLock::new(());
-    let queue: Vec<usize> = (0..cases.len())
-        .filter(|&i| !cases[i].background())
-        .collect();
+    let background = |i: usize| jobs > 1 && cases[i].background();
+    let queue: Vec<usize> = (0..cases.len()).filter(|&i| !background(i)).collect();
     let next = AtomicUsize::new(0);
     let run_one = |i: usize| {
         let case = &cases[i];
@@ -234,7 +236,7 @@ fn execute(cases: &[Case], o: &Options, jobs: usize, mut emit: impl FnMut(&Case,
         ready.notify_all();
     };
     thread::scope(|s| {
-        for i in (0..cases.len()).filter(|&i| cases[i].background()) {
+        for i in (0..cases.len()).filter(|&i| background(i)) {
             let run_one = &run_one;
             s.spawn(move || run_one(i));
         }

@@ -80,11 +80,13 @@ pub enum Defect {
     /// After a fatal error it stops echoing but does not close: it reads
     /// and discards until end of stream or its idle timeout.
     NoCloseOnFatal,
+    /// Serves one connection at a time (in its accept loop).
+    Sequential,
 }
 
 impl Defect {
     /// Every defect (not [`Defect::None`]).
-    pub const ALL: [Defect; 19] = [
+    pub const ALL: [Defect; 20] = [
         Defect::AfterFatal,
         Defect::LateMagic,
         Defect::ResetOnClose,
@@ -104,6 +106,7 @@ impl Defect {
         Defect::Mute,
         Defect::IgnoresEof,
         Defect::NoCloseOnFatal,
+        Defect::Sequential,
     ];
 }
 
@@ -137,6 +140,9 @@ impl Peer {
             let mut conns = Vec::new();
             while !flag.load(Ordering::Relaxed) && born.elapsed() < LIFETIME {
                 match listener.accept() {
+                    Ok((s, _)) if settings.defect == Defect::Sequential => {
+                        serve(s, settings, &flag);
+                    }
                     Ok((s, _)) => {
                         let flag = Arc::clone(&flag);
                         conns.push(thread::spawn(move || serve(s, settings, &flag)));
