@@ -305,17 +305,20 @@ pub async fn handle(
 
 /// Waits for the next item, applying the idle deadline while the peer is
 /// between frames and the stall deadline (for the whole frame, from its
-/// first byte) once a frame has started. Deadlines are checked in ticks of
-/// a quarter of the shorter timeout: a `Framed` decodes as bytes arrive
-/// without waking its reader, so progress is observed at each tick. Once
-/// shutdown is requested, the idle limit drops to [`DRAIN`]: frames already
-/// sent by the peer (in flight) are still read and answered.
+/// first byte) once a frame has started. A `Framed` decodes as bytes
+/// arrive without waking its reader, so progress is observed in ticks of a
+/// tenth of the shorter timeout; a frame is taken to have started at the
+/// last tick that saw none, so its deadline is never late (at most a tick
+/// early). Once shutdown is requested, the idle limit drops to [`DRAIN`]:
+/// frames already sent by the peer (in flight) are still read and
+/// answered.
 async fn next_item(
     framed: &mut Conn,
     opts: &ServerOptions,
     stop: &mut watch::Receiver<bool>,
 ) -> Next {
     let waiting_since = Instant::now();
+    let mut between_frames_at = waiting_since;
     let mut frame_since: Option<Instant> = None;
     loop {
         let stopping = *stop.borrow();
@@ -324,7 +327,7 @@ async fn next_item(
         } else {
             opts.idle_timeout
         };
-        let tick = idle_limit.min(opts.stall_timeout) / 4;
+        let tick = idle_limit.min(opts.stall_timeout) / 10;
         let next = tokio::select! {
             _ = stop.changed(), if !stopping => continue,
             next = timeout(tick, framed.next()) => next,
@@ -335,16 +338,19 @@ async fn next_item(
             Err(_tick) => {
                 let now = Instant::now();
                 if framed.codec().is_mid_frame() {
-                    let since = *frame_since.get_or_insert(now);
+                    let since = *frame_since.get_or_insert(between_frames_at);
                     if now - since >= opts.stall_timeout {
                         return Next::End(ConnEnd::Stalled);
                     }
-                } else if now - waiting_since >= idle_limit {
-                    return Next::End(if stopping {
-                        ConnEnd::Shutdown
-                    } else {
-                        ConnEnd::Idle
-                    });
+                } else {
+                    between_frames_at = now;
+                    if now - waiting_since >= idle_limit {
+                        return Next::End(if stopping {
+                            ConnEnd::Shutdown
+                        } else {
+                            ConnEnd::Idle
+                        });
+                    }
                 }
             }
         }

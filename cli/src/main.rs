@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod conform;
 mod inspect;
 
 use std::fs::File;
@@ -123,6 +124,15 @@ enum Command {
         #[arg(long)]
         hex: bool,
     },
+    /// Conformance test of a running LPF echo peer (PROTOCOL.md appendix
+    /// A): one connection per case; a report line per case, then a
+    /// summary. Exit status 0 if no case failed (warnings and skips do not
+    /// fail), 1 if one did or the peer cannot be reached, 2 usage error.
+    #[command(after_help = "Examples:\n  lpframe conform 127.0.0.1:7878\n  \
+lpframe conform 127.0.0.1:7878 --stall-timeout 5 --idle-timeout 30 --pid 4242\n  \
+lpframe conform 127.0.0.1:7878 --case vector/hello foreign --seed 17\n  \
+lpframe conform 127.0.0.1:7878 --json | jq 'select(.status == \"fail\")'\n  lpframe conform --list")]
+    Conform(conform::Args),
 }
 
 /// How payloads are printed.
@@ -221,6 +231,7 @@ fn payloads(files: &[PathBuf], lines: bool) -> Result<Vec<Vec<u8>>, Fail> {
 
 fn run(command: Command) -> Result<ExitCode, Fail> {
     match command {
+        Command::Conform(args) => conform::run(args).map_err(Fail),
         Command::Encode {
             files,
             lines,

@@ -1,0 +1,880 @@
+//! The conformance cases of PROTOCOL.md appendix A: what each sends to the
+//! echo peer, what it expects back, and within which time.
+
+use std::time::{Duration, Instant};
+
+use super::conn::{Close, Conn, Failure, Step};
+use super::rng::Rng;
+use super::vectors::{self, Ending, Plan, Vector};
+use super::wire::{frame_bytes, header_bytes};
+use super::{rss, Options};
+
+/// A close the peer owes (after a fatal error, after the tester's end of
+/// stream, after a foreign protocol) must come within this (appendix A.3).
+pub const CLOSE_SLACK: Duration = Duration::from_secs(1);
+/// An echo must come within this after the frame's last byte was sent, plus
+/// [`ECHO_BYTES_PER_SEC`] for large payloads.
+pub const ECHO_SLACK: Duration = Duration::from_secs(1);
+pub const ECHO_BYTES_PER_SEC: u64 = 4 << 20;
+/// A timeout the peer declared may fire this much late.
+pub const TIMEOUT_SLACK: Duration = Duration::from_secs(1);
+/// After a skipped frame, the connection must stay open this long.
+pub const OPEN_CHECK: Duration = Duration::from_millis(200);
+/// The pause between bytes in the `bytes` variant of a vector.
+pub const BYTE_PAUSE: Duration = Duration::from_millis(1);
+/// The `split` variant: pieces of 1 to this many bytes, pauses of 0 to
+/// [`SPLIT_PAUSE_MS`] ms.
+pub const SPLIT_PIECE: u64 = 20;
+pub const SPLIT_PAUSE_MS: u64 = 2;
+/// The trickle: one byte per this.
+pub const TRICKLE_PAUSE: Duration = Duration::from_millis(100);
+/// The stall timeout the tester assumes when it is not told the peer's (an
+/// idle timeout of at least 2 s is assumed too: no case leaves a connection
+/// idle longer than about 1.2 s).
+pub const ASSUMED_MIN_STALL: Duration = Duration::from_secs(3);
+/// The largest payload the tester builds (`payload/max` is skipped above).
+pub const PAYLOAD_CAP: u32 = 64 << 20;
+pub const PIPELINE_FRAMES: usize = 10_000;
+/// The memory case: connections, payload bytes each sends after its header,
+/// and the bound on the peer's RSS growth.
+pub const MEMORY_CONNS: usize = 100;
+pub const MEMORY_SENT: usize = 1000;
+pub const MEMORY_ALLOWANCE: u64 = 48 << 20;
+pub const MEMORY_PER_BYTE: u64 = 8;
+
+/// How a case ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Pass(Option<String>),
+    Fail(Failure),
+    /// A SHOULD was not met: the rule, and what happened.
+    Warn {
+        rule: String,
+        actual: String,
+    },
+    Skip(String),
+}
+
+impl From<Failure> for Outcome {
+    fn from(f: Failure) -> Outcome {
+        Outcome::Fail(f)
+    }
+}
+
+/// How a vector's input is cut into writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    Whole,
+    Bytes,
+    Split,
+}
+
+#[derive(Debug, Clone)]
+pub enum Kind {
+    Vector(Box<(Vector, Plan)>, Cut),
+    ForeignHttp,
+    ForeignTls,
+    FrameAfterError,
+    CorruptPayload,
+    PayloadSizes,
+    PayloadMax,
+    OverMax,
+    Pipeline,
+    Concurrent,
+    OrderlyClose,
+    Memory,
+    Trickle,
+    Stall,
+    Idle,
+}
+
+/// One case: its id, the PROTOCOL.md rules it checks, what it does.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: String,
+    pub section: String,
+    pub title: String,
+    pub kind: Kind,
+}
+
+impl Case {
+    fn new(id: &str, section: &str, title: &str, kind: Kind) -> Case {
+        Case {
+            id: id.into(),
+            section: section.into(),
+            title: title.into(),
+            kind,
+        }
+    }
+
+    /// Runs alone: nothing else may touch the peer's memory meanwhile.
+    pub fn exclusive(&self) -> bool {
+        matches!(self.kind, Kind::Memory)
+    }
+
+    /// Mostly waits on the peer's clock: with `--jobs` over 1, started
+    /// first, beside the others.
+    pub fn background(&self) -> bool {
+        matches!(self.kind, Kind::Trickle | Kind::Stall | Kind::Idle)
+    }
+
+    pub fn run(&self, o: &Options) -> Outcome {
+        let mut rng = Rng::for_case(o.seed, &self.id);
+        let result = match &self.kind {
+            Kind::Vector(v, cut) => vector(o, &v.0, &v.1, *cut, &mut rng),
+            Kind::ForeignHttp => foreign_http(o),
+            Kind::ForeignTls => foreign_tls(o),
+            Kind::FrameAfterError => frame_after_error(o),
+            Kind::CorruptPayload => corrupt_payload(o),
+            Kind::PayloadSizes => payload_sizes(o, &mut rng),
+            Kind::PayloadMax => payload_max(o, &mut rng),
+            Kind::OverMax => over_max(o),
+            Kind::Pipeline => pipeline(o),
+            Kind::Concurrent => concurrent(o),
+            Kind::OrderlyClose => orderly_close(o),
+            Kind::Memory => memory(o),
+            Kind::Trickle => trickle(o),
+            Kind::Stall => stall(o),
+            Kind::Idle => idle(o),
+        };
+        result.unwrap_or_else(Outcome::Fail)
+    }
+}
+
+/// Every case, in report order.
+///
+/// # Errors
+/// The embedded vector file does not parse.
+pub fn all() -> Result<Vec<Case>, String> {
+    let mut out = Vec::new();
+    for v in vectors::all()?.into_iter().filter(|v| !v.recover) {
+        let plan = v.plan()?;
+        let section = plan.ending.section(plan.skipped);
+        let ends_by_eof = !matches!(plan.ending, Ending::Fatal { .. });
+        let whole = if ends_by_eof {
+            "in one write together with the tester's end of stream"
+        } else {
+            "in one write"
+        };
+        for (cut, name, how) in [
+            (Cut::Whole, "whole", whole),
+            (Cut::Bytes, "bytes", "one byte per write, 1 ms apart"),
+            (
+                Cut::Split,
+                "split",
+                "in random pieces (seeded) with pauses of 0-2 ms",
+            ),
+        ] {
+            out.push(Case::new(
+                &format!("vector/{}/{name}", v.name),
+                section,
+                &format!("test vector {} {how}", v.name),
+                Kind::Vector(Box::new((v.clone(), plan.clone())), cut),
+            ));
+        }
+    }
+    out.extend([
+        Case::new(
+            "foreign/http",
+            "4",
+            "a 7-byte \"GET /\\r\\n\" is refused within 1 s while the tester keeps its side open (SHOULD: magic checked after 2 bytes)",
+            Kind::ForeignHttp,
+        ),
+        Case::new(
+            "foreign/tls",
+            "4 check 1",
+            "a TLS ClientHello record is refused within 1 s, with an orderly close",
+            Kind::ForeignTls,
+        ),
+        Case::new(
+            "fatal/frame-after-error",
+            "4",
+            "a valid frame sent after a fatal error is never echoed",
+            Kind::FrameAfterError,
+        ),
+        Case::new(
+            "skip/corrupt-payload",
+            "4 check 6",
+            "a corrupt payload mid-stream is skipped; the frames around it are echoed at once, on the same connection",
+            Kind::CorruptPayload,
+        ),
+        Case::new(
+            "payload/sizes",
+            "2, 6",
+            "payloads of 0, 1, 16 KiB and 1 MiB (those within --max) are echoed byte-exact",
+            Kind::PayloadSizes,
+        ),
+        Case::new(
+            "payload/max",
+            "6",
+            "a payload of exactly --max bytes is echoed byte-exact",
+            Kind::PayloadMax,
+        ),
+        Case::new(
+            "limit/over-max",
+            "4 check 5, 6",
+            "a header declaring --max + 1 is refused within 1 s, without waiting for its payload",
+            Kind::OverMax,
+        ),
+        Case::new(
+            "pipeline/10000",
+            "4",
+            "10,000 frames sent without waiting for echoes are all echoed, in order",
+            Kind::Pipeline,
+        ),
+        Case::new(
+            "connections/concurrent",
+            "A.1",
+            "a second connection is served while a first one is open and silent",
+            Kind::Concurrent,
+        ),
+        Case::new(
+            "close/orderly",
+            "4",
+            "after a fatal error the peer's close is a FIN, not a reset (SHOULD)",
+            Kind::OrderlyClose,
+        ),
+        Case::new(
+            "memory/declared",
+            "6",
+            "the peer's memory follows the bytes received, not the lengths declared (needs --pid)",
+            Kind::Memory,
+        ),
+        Case::new(
+            "timeout/trickle",
+            "6",
+            "frames trickled at one byte per 100 ms, inside the timeouts, are echoed",
+            Kind::Trickle,
+        ),
+        Case::new(
+            "timeout/stall",
+            "6",
+            "a header followed by silence is closed within the stall timeout (needs --stall-timeout)",
+            Kind::Stall,
+        ),
+        Case::new(
+            "timeout/idle",
+            "6",
+            "a connection that sends nothing is closed within the idle timeout (needs --idle-timeout)",
+            Kind::Idle,
+        ),
+    ]);
+    Ok(out)
+}
+
+fn open(o: &Options) -> Result<Conn, Failure> {
+    Conn::open(o.addr).map_err(|e| Failure::new("a connection to the peer", e))
+}
+
+/// How long an echo of `bytes` may take once they are sent.
+fn echo_time(bytes: usize) -> Duration {
+    ECHO_SLACK + Duration::from_secs_f64(bytes as f64 / ECHO_BYTES_PER_SEC as f64)
+}
+
+/// How long the tester allows itself to play `steps` (their pauses, plus
+/// time to push the bytes through a peer that reads them).
+fn play_time(steps: &[Step]) -> Duration {
+    steps.iter().fold(Duration::from_secs(5), |t, s| match s {
+        Step::Pause(d) => t + *d,
+        Step::Send(b) => t + echo_time(b.len()) - ECHO_SLACK,
+        Step::Finish => t,
+    })
+}
+
+/// Sends `steps` and waits until they are played.
+fn send(c: &mut Conn, steps: Vec<Step>) -> Result<Instant, Failure> {
+    let deadline = Instant::now() + play_time(&steps);
+    Ok(c.send_all(steps, deadline)?.at)
+}
+
+/// The tester's end of stream, then the peer's close within [`CLOSE_SLACK`].
+fn finish(c: &mut Conn) -> Result<Close, Failure> {
+    let fin = send(c, vec![Step::Finish])?;
+    c.expect_close(
+        fin + CLOSE_SLACK,
+        "after the tester's end of stream, the peer's close within 1 s, echoing nothing more",
+    )
+}
+
+/// The pause after each of `pieces` pieces, shortened so that sending them
+/// all stays within half the peer's stall timeout.
+fn piece_pause(o: &Options, pause: Duration, pieces: usize) -> Duration {
+    let budget = o.stall.unwrap_or(ASSUMED_MIN_STALL) / 2;
+    match u32::try_from(pieces.max(1)) {
+        Ok(n) => pause.min(budget / n),
+        Err(_) => Duration::ZERO,
+    }
+}
+
+fn vector(
+    o: &Options,
+    v: &Vector,
+    plan: &Plan,
+    cut: Cut,
+    rng: &mut Rng,
+) -> Result<Outcome, Failure> {
+    if let Some(reason) = v.limit_mismatch(plan, o.max) {
+        return Ok(Outcome::Skip(reason));
+    }
+    let input = &v.input;
+    let mut steps = Vec::new();
+    match cut {
+        Cut::Whole => steps.push(Step::Send(input.clone())),
+        Cut::Bytes => {
+            let pause = piece_pause(o, BYTE_PAUSE, input.len());
+            for &b in input {
+                steps.extend([Step::Send(vec![b]), Step::Pause(pause)]);
+            }
+        }
+        Cut::Split => {
+            let mut rest = input.as_slice();
+            while !rest.is_empty() {
+                let n = (rng.range(1, SPLIT_PIECE) as usize).min(rest.len());
+                let (piece, tail) = rest.split_at(n);
+                let pause = Duration::from_millis(rng.range(0, SPLIT_PAUSE_MS));
+                steps.extend([
+                    Step::Send(piece.to_vec()),
+                    Step::Pause(piece_pause(o, pause, input.len())),
+                ]);
+                rest = tail;
+            }
+        }
+    }
+    // `whole`: the input and the end of stream at once, so the peer must
+    // echo after the tester's half-close; `bytes` and `split`: the echoes
+    // must come before it (no echo waits for more input, appendix A.1).
+    let at_once = cut == Cut::Whole && !matches!(plan.ending, Ending::Fatal { .. });
+    if at_once {
+        steps.push(Step::Finish);
+    }
+    let mut c = open(o)?;
+    let sent = send(&mut c, steps)?;
+    let deadline = sent + echo_time(input.len());
+    match &plan.ending {
+        Ending::Clean | Ending::Truncated if at_once => {
+            c.expect_echoes(
+                &plan.echoes,
+                deadline,
+                "within 1 s of the input and the tester's end of stream",
+            )?;
+            c.expect_close(deadline, "then the peer's close, echoing nothing more")?;
+            Ok(Outcome::Pass(None))
+        }
+        Ending::Clean | Ending::Truncated => {
+            c.expect_echoes(
+                &plan.echoes,
+                deadline,
+                "within 1 s of the tester's last byte, before its end of stream",
+            )?;
+            if plan.skipped > 0 {
+                c.expect_open(
+                    OPEN_CHECK,
+                    "the connection stays open after a skipped frame (appendix A.1)",
+                )?;
+            }
+            finish(&mut c)?;
+            Ok(Outcome::Pass(None))
+        }
+        Ending::Fatal { complete: true, .. } => {
+            c.expect_echoes(
+                &plan.echoes,
+                deadline,
+                "within 1 s of the tester's last byte",
+            )?;
+            c.expect_close(
+                sent + CLOSE_SLACK,
+                "after the fatal error, the peer's close within 1 s of the tester's last byte, \
+                 echoing nothing more (the tester keeps its side open)",
+            )?;
+            Ok(Outcome::Pass(None))
+        }
+        Ending::Fatal {
+            complete: false, ..
+        } => match wait_close(&mut c, sent + CLOSE_SLACK)? {
+            Some(_) => Ok(Outcome::Pass(None)),
+            None => {
+                finish(&mut c)?;
+                Ok(Outcome::Warn {
+                    rule: "SHOULD (section 4): check the magic and version as soon as 2-3 bytes \
+                           have arrived"
+                        .into(),
+                    actual: "the input ends inside the failing header; the peer did not close \
+                             within 1 s (it waited for more bytes), only after the tester's end \
+                             of stream"
+                        .into(),
+                })
+            }
+        },
+    }
+}
+
+/// Waits for the peer's close until `deadline`: `None` if it stayed open.
+///
+/// # Errors
+/// An echo, or a malformed reply.
+fn wait_close(c: &mut Conn, deadline: Instant) -> Result<Option<Close>, Failure> {
+    c.wait_close(deadline, "nothing echoed, then the peer's close within 1 s")
+}
+
+const RESET_RULE: &str = "SHOULD (section 4): end the connection in an orderly way \
+     (shut down the sending side, then close): the client then reads end of stream, not a reset";
+
+fn foreign_http(o: &Options) -> Result<Outcome, Failure> {
+    let mut c = open(o)?;
+    let sent = send(&mut c, vec![Step::Send(b"GET /\r\n".to_vec())])?;
+    match wait_close(&mut c, sent + CLOSE_SLACK)? {
+        Some(Close::Fin) => Ok(Outcome::Pass(None)),
+        Some(Close::Reset) => Ok(Outcome::Warn {
+            rule: RESET_RULE.into(),
+            actual: "the peer reset the connection".into(),
+        }),
+        None => {
+            finish(&mut c)?;
+            Ok(Outcome::Warn {
+                rule: "SHOULD (section 4): refuse a foreign protocol after its first 2-3 bytes"
+                    .into(),
+                actual: "the connection stayed open for 1 s (the peer waited for 16 bytes); \
+                         it closed only after the tester's end of stream"
+                    .into(),
+            })
+        }
+    }
+}
+
+fn foreign_tls(o: &Options) -> Result<Outcome, Failure> {
+    let mut c = open(o)?;
+    let hello = tls_client_hello();
+    let sent = send(&mut c, vec![Step::Send(hello.clone())])?;
+    match wait_close(&mut c, sent + CLOSE_SLACK)? {
+        Some(Close::Fin) => Ok(Outcome::Pass(None)),
+        Some(Close::Reset) => Ok(Outcome::Warn {
+            rule: RESET_RULE.into(),
+            actual: format!(
+                "the peer reset the connection (it closed with unread bytes of the {}-byte record, \
+                 or abortively)",
+                hello.len()
+            ),
+        }),
+        None => Err(Failure::new(
+            "BadMagic (check 1, 16 bytes have arrived), then the peer's close within 1 s",
+            "the connection was still open 1 s after the record was sent",
+        )),
+    }
+}
+
+/// `payload`, cut to the peer's limit.
+fn fit(o: &Options, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len().min(o.max as usize);
+    payload.get(..len).unwrap_or_default().to_vec()
+}
+
+fn frame_after_error(o: &Options) -> Result<Outcome, Failure> {
+    let mut c = open(o)?;
+    let before = fit(o, b"before the error");
+    let sent = send(&mut c, vec![Step::Send(frame_bytes(&before))])?;
+    c.expect_echoes(&[before], sent + ECHO_SLACK, "within 1 s")?;
+    // `hello` with a flipped length bit: HeaderChecksum (section 5).
+    let mut bad = frame_bytes(b"hello");
+    if let Some(b) = bad.get_mut(7) {
+        *b ^= 0x01;
+    }
+    let sent = send(
+        &mut c,
+        vec![
+            Step::Send(bad),
+            Step::Pause(Duration::from_millis(100)),
+            Step::Send(frame_bytes(&fit(o, b"this frame follows a fatal error"))),
+        ],
+    )?;
+    c.expect_close(
+        sent + CLOSE_SLACK,
+        "no echo of the frame sent 100 ms after a fatal error (HeaderChecksum), \
+         and the peer's close within 1 s",
+    )?;
+    Ok(Outcome::Pass(None))
+}
+
+fn corrupt_payload(o: &Options) -> Result<Outcome, Failure> {
+    let mut c = open(o)?;
+    let (before, after) = (fit(o, b"before"), fit(o, b"after"));
+    let mut corrupt = frame_bytes(&fit(o, b"corrupted in transit"));
+    match corrupt.get_mut(16) {
+        Some(_) => {
+            if let Some(b) = corrupt.last_mut() {
+                *b ^= 0x20;
+            }
+        }
+        // --max 0: an empty payload whose header carries a wrong CRC.
+        None => corrupt = header_bytes(0, 0x0bad_c0de).to_vec(),
+    }
+    let mut first = frame_bytes(&before);
+    first.extend(corrupt);
+    let sent = send(&mut c, vec![Step::Send(first)])?;
+    c.expect_echoes(
+        &[before],
+        sent + ECHO_SLACK,
+        "within 1 s, though a corrupt frame came in the same write and nothing follows yet",
+    )?;
+    let sent = send(&mut c, vec![Step::Send(frame_bytes(&after))])?;
+    c.expect_echoes(
+        &[after],
+        sent + ECHO_SLACK,
+        "within 1 s on the same connection, the corrupt frame skipped",
+    )?;
+    finish(&mut c)?;
+    Ok(Outcome::Pass(None))
+}
+
+fn payload_sizes(o: &Options, rng: &mut Rng) -> Result<Outcome, Failure> {
+    let sizes: Vec<u32> = [0, 1, 16 << 10, 1 << 20]
+        .into_iter()
+        .filter(|&s| s <= o.max)
+        .collect();
+    let mut c = open(o)?;
+    for &size in &sizes {
+        let payload = rng.bytes(size as usize);
+        let sent = send(&mut c, vec![Step::Send(frame_bytes(&payload))])?;
+        c.expect_echoes(
+            &[payload],
+            sent + echo_time(size as usize),
+            &format!(
+                "byte-exact, within {:.1} s",
+                echo_time(size as usize).as_secs_f64()
+            ),
+        )?;
+    }
+    finish(&mut c)?;
+    let note = format!(
+        "sizes {}",
+        sizes
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(Outcome::Pass(Some(note)))
+}
+
+fn payload_max(o: &Options, rng: &mut Rng) -> Result<Outcome, Failure> {
+    if o.max > PAYLOAD_CAP {
+        return Ok(Outcome::Skip(format!(
+            "--max {} is over the tester's cap of {PAYLOAD_CAP} bytes for a payload it builds",
+            o.max
+        )));
+    }
+    let payload = rng.bytes(o.max as usize);
+    let mut c = open(o)?;
+    let sent = send(&mut c, vec![Step::Send(frame_bytes(&payload))])?;
+    let time = echo_time(payload.len());
+    c.expect_echoes(
+        &[payload],
+        sent + time,
+        &format!("byte-exact, within {:.1} s", time.as_secs_f64()),
+    )?;
+    finish(&mut c)?;
+    Ok(Outcome::Pass(None))
+}
+
+fn over_max(o: &Options) -> Result<Outcome, Failure> {
+    let Some(len) = o.max.checked_add(1) else {
+        return Ok(Outcome::Skip(format!(
+            "--max is {}: no length is over it",
+            u32::MAX
+        )));
+    };
+    let mut c = open(o)?;
+    let sent = send(&mut c, vec![Step::Send(header_bytes(len, 0).to_vec())])?;
+    c.expect_close(
+        sent + CLOSE_SLACK,
+        "FrameTooLarge from the header alone: the peer's close within 1 s, nothing echoed \
+         (the tester sends no payload byte and keeps its side open)",
+    )?;
+    Ok(Outcome::Pass(None))
+}
+
+fn pipeline(o: &Options) -> Result<Outcome, Failure> {
+    let payloads: Vec<Vec<u8>> = (0..PIPELINE_FRAMES)
+        .map(|i| {
+            let mut p = (i as u32).to_be_bytes().to_vec();
+            p.resize(4 + i % 29, i as u8);
+            p
+        })
+        .filter(|p| p.len() <= o.max as usize)
+        .collect();
+    if payloads.len() < PIPELINE_FRAMES {
+        return Ok(Outcome::Skip(format!(
+            "the pipelined payloads are 4 to 32 bytes; --max is {}",
+            o.max
+        )));
+    }
+    let wire: Vec<u8> = payloads.iter().flat_map(|p| frame_bytes(p)).collect();
+    let mut c = open(o)?;
+    let start = Instant::now();
+    c.send(vec![Step::Send(wire), Step::Finish])?;
+    c.expect_echoes(
+        &payloads,
+        start + Duration::from_secs(15),
+        "in order, all within 15 s",
+    )?;
+    let sent = c.sent_by(Instant::now() + Duration::from_secs(1))?;
+    c.expect_close(
+        sent.at.max(Instant::now()) + CLOSE_SLACK,
+        "after the tester's end of stream, the peer's close within 1 s, echoing nothing more",
+    )?;
+    Ok(Outcome::Pass(Some(format!(
+        "{PIPELINE_FRAMES} echoes in {:.2} s",
+        start.elapsed().as_secs_f64()
+    ))))
+}
+
+fn concurrent(o: &Options) -> Result<Outcome, Failure> {
+    let mut first = open(o)?;
+    let mut second = open(o)?;
+    for (c, payload, which) in [
+        (&mut second, fit(o, b"second"), "on the second connection"),
+        (&mut first, fit(o, b"first"), "then on the first one"),
+    ] {
+        let sent = send(c, vec![Step::Send(frame_bytes(&payload))])?;
+        c.expect_echoes(
+            &[payload],
+            sent + ECHO_SLACK,
+            &format!(
+                "{which}, within 1 s, while the other is open \
+                 (a peer serving one connection at a time cannot)"
+            ),
+        )?;
+    }
+    for c in [&mut second, &mut first] {
+        finish(c)?;
+    }
+    Ok(Outcome::Pass(None))
+}
+
+fn orderly_close(o: &Options) -> Result<Outcome, Failure> {
+    let mut c = open(o)?;
+    let payload = fit(o, b"then a fatal error");
+    let mut wire = frame_bytes(&payload);
+    let mut bad = header_bytes(0, 0);
+    bad[15] ^= 0xff; // HeaderChecksum
+    wire.extend(bad);
+    let sent = send(&mut c, vec![Step::Send(wire)])?;
+    c.expect_echoes(&[payload], sent + ECHO_SLACK, "within 1 s")?;
+    match wait_close(&mut c, sent + CLOSE_SLACK)? {
+        Some(Close::Fin) => Ok(Outcome::Pass(None)),
+        Some(Close::Reset) => Ok(Outcome::Warn {
+            rule: RESET_RULE.into(),
+            actual: "the peer reset the connection, though the tester had sent nothing \
+                     past the failing header"
+                .into(),
+        }),
+        None => Err(Failure::new(
+            "after HeaderChecksum, the peer's close within 1 s",
+            "the connection was still open 1 s after the failing header",
+        )),
+    }
+}
+
+fn memory(o: &Options) -> Result<Outcome, Failure> {
+    let Some(pid) = o.pid else {
+        return Ok(Outcome::Skip("--pid not given".into()));
+    };
+    let sent_total = (MEMORY_CONNS * (16 + MEMORY_SENT)) as u64;
+    let bound = MEMORY_ALLOWANCE + MEMORY_PER_BYTE * sent_total;
+    let declared = MEMORY_CONNS as u64 * u64::from(o.max);
+    if declared < 2 * bound || (o.max as usize) < MEMORY_SENT {
+        return Ok(Outcome::Skip(format!(
+            "{MEMORY_CONNS} x --max = {declared} bytes is too little to tell from the allowance of {bound} bytes"
+        )));
+    }
+    let rss = |what: &str| {
+        rss::resident(pid).map_err(|e| Failure::new(format!("the peer's VmRSS {what}"), e))
+    };
+    let before = rss("before")?;
+    let mut conns = Vec::with_capacity(MEMORY_CONNS);
+    let mut wire = header_bytes(o.max, 0).to_vec();
+    wire.extend(std::iter::repeat_n(0x5a, MEMORY_SENT));
+    for _ in 0..MEMORY_CONNS {
+        let mut c = open(o)?;
+        c.send(vec![Step::Send(wire.clone())])?;
+        conns.push(c);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for c in &mut conns {
+        c.sent_by(deadline)?;
+    }
+    let mut peak = before;
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(50));
+        peak = peak.max(rss("while the headers are pending")?);
+    }
+    drop(conns);
+    let grew = peak.saturating_sub(before);
+    let mib = |b: u64| b as f64 / f64::from(1 << 20);
+    if grew > bound {
+        return Err(Failure::new(
+            format!(
+                "RSS growth at most {MEMORY_ALLOWANCE} + {MEMORY_PER_BYTE} x {sent_total} bytes sent = {:.1} MiB",
+                mib(bound)
+            ),
+            format!(
+                "VmRSS grew by {:.1} MiB while {MEMORY_CONNS} connections declared {:.0} MiB in all",
+                mib(grew),
+                mib(declared)
+            ),
+        ));
+    }
+    Ok(Outcome::Pass(Some(format!(
+        "VmRSS grew by {} KiB; bound {:.1} MiB; {:.0} MiB declared",
+        grew >> 10,
+        mib(bound),
+        mib(declared)
+    ))))
+}
+
+fn trickle(o: &Options) -> Result<Outcome, Failure> {
+    let stall = o.stall.unwrap_or(ASSUMED_MIN_STALL);
+    let budget = stall.saturating_sub(TIMEOUT_SLACK);
+    let per_frame = |len: u32| TRICKLE_PAUSE * (16 + len);
+    let Some(len) = (0..=4u32.min(o.max))
+        .rev()
+        .find(|&l| per_frame(l) <= budget)
+    else {
+        return Ok(Outcome::Skip(format!(
+            "a frame trickled at one byte per 100 ms takes at least 1.6 s, \
+             over the stall timeout ({:.1} s) less 1 s",
+            stall.as_secs_f64()
+        )));
+    };
+    let mut c = open(o)?;
+    for payload in [b"tr1!", b"tr2!"] {
+        let payload = payload.get(..len as usize).unwrap_or_default().to_vec();
+        let mut steps = Vec::new();
+        for b in frame_bytes(&payload) {
+            steps.extend([Step::Pause(TRICKLE_PAUSE), Step::Send(vec![b])]);
+        }
+        let sent = send(&mut c, steps)?;
+        c.expect_echoes(&[payload], sent + ECHO_SLACK, "within 1 s of its last byte")?;
+    }
+    finish(&mut c)?;
+    Ok(Outcome::Pass(Some(format!(
+        "two frames of {} bytes, {:.1} s each",
+        16 + len,
+        per_frame(len).as_secs_f64()
+    ))))
+}
+
+fn stall(o: &Options) -> Result<Outcome, Failure> {
+    let Some(stall) = o.stall else {
+        return Ok(Outcome::Skip("--stall-timeout not given".into()));
+    };
+    let started = match o.max.min(1024) {
+        0 => header_bytes(0, 0).get(..8).unwrap_or_default().to_vec(),
+        len => header_bytes(len, 0).to_vec(),
+    };
+    let mut c = open(o)?;
+    let sent = send(&mut c, vec![Step::Send(started)])?;
+    timed_close(&mut c, sent, stall, "stall")
+}
+
+fn idle(o: &Options) -> Result<Outcome, Failure> {
+    let Some(idle) = o.idle else {
+        return Ok(Outcome::Skip("--idle-timeout not given".into()));
+    };
+    let mut c = open(o)?;
+    let opened = c.opened;
+    timed_close(&mut c, opened, idle, "idle")
+}
+
+fn timed_close(
+    c: &mut Conn,
+    since: Instant,
+    limit: Duration,
+    name: &str,
+) -> Result<Outcome, Failure> {
+    let expected = format!(
+        "nothing echoed, and the peer's close within the {name} timeout ({:.1} s) + 1 s",
+        limit.as_secs_f64()
+    );
+    c.expect_close(since + limit + TIMEOUT_SLACK, &expected)?;
+    Ok(Outcome::Pass(Some(format!(
+        "closed after {:.2} s",
+        since.elapsed().as_secs_f64()
+    ))))
+}
+
+/// A TLS 1.3-style ClientHello record of 517 bytes, the size browsers pad
+/// theirs to: `16 03 01 02 00 01 ...`.
+pub fn tls_client_hello() -> Vec<u8> {
+    const RECORD: usize = 517;
+    let mut body = vec![0x03, 0x03]; // legacy_version TLS 1.2
+    body.extend((0u8..32).map(|i| i.wrapping_mul(37))); // random
+    body.push(32); // legacy_session_id
+    body.extend((0u8..32).map(|i| i ^ 0x5c));
+    body.extend([0x00, 0x06, 0x13, 0x01, 0x13, 0x02, 0x13, 0x03]); // cipher suites
+    body.extend([0x01, 0x00]); // compression: null
+    let host = b"localhost";
+    let mut ext = Vec::new();
+    ext.extend([0x00, 0x00, 0x00, (host.len() + 5) as u8]); // server_name
+    ext.extend([0x00, (host.len() + 3) as u8, 0x00, 0x00, host.len() as u8]);
+    ext.extend(host);
+    ext.extend([0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04]); // supported_versions
+                                                            // padding (RFC 7685) up to the record size
+    let fixed = 5 + 4 + body.len() + 2 + ext.len() + 4;
+    let pad = RECORD.saturating_sub(fixed);
+    ext.extend([0x00, 0x15]);
+    ext.extend((pad as u16).to_be_bytes());
+    ext.extend(std::iter::repeat_n(0, pad));
+    body.extend((ext.len() as u16).to_be_bytes());
+    body.extend(ext);
+    let mut handshake = vec![0x01]; // ClientHello
+    handshake.extend(&(body.len() as u32).to_be_bytes()[1..]);
+    handshake.extend(body);
+    let mut record = vec![0x16, 0x03, 0x01];
+    record.extend((handshake.len() as u16).to_be_bytes());
+    record.extend(handshake);
+    record
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_ids_are_unique_and_cover_every_exact_vector_three_ways() {
+        let cases = all().unwrap();
+        let mut ids: Vec<_> = cases.iter().map(|c| c.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), cases.len());
+        assert_eq!(
+            cases.iter().filter(|c| c.id.starts_with("vector/")).count(),
+            39 * 3
+        );
+        assert_eq!(cases.len(), 39 * 3 + 14);
+        assert!(cases
+            .iter()
+            .all(|c| !c.section.is_empty() && !c.title.is_empty()));
+    }
+
+    #[test]
+    fn the_client_hello_is_one_well_formed_record() {
+        let r = tls_client_hello();
+        assert_eq!(r.len(), 517);
+        assert_eq!(r[..3], [0x16, 0x03, 0x01]);
+        assert_eq!(usize::from(u16::from_be_bytes([r[3], r[4]])), r.len() - 5);
+        assert_eq!(r[5], 0x01);
+        let hs = (usize::from(r[6]) << 16) | (usize::from(r[7]) << 8) | usize::from(r[8]);
+        assert_eq!(hs, r.len() - 9);
+    }
+
+    #[test]
+    fn pauses_shrink_to_fit_a_short_stall_timeout() {
+        let mut o = Options::for_tests();
+        assert_eq!(piece_pause(&o, BYTE_PAUSE, 100), BYTE_PAUSE);
+        o.stall = Some(Duration::from_millis(500));
+        assert_eq!(
+            piece_pause(&o, BYTE_PAUSE, 1000),
+            Duration::from_micros(250)
+        );
+    }
+}

@@ -1,0 +1,271 @@
+//! `lpframe conform ADDR`: a conformance tester for a running LPF peer, in
+//! the manner of h2spec or the Autobahn testsuite. The peer runs the echo
+//! service of PROTOCOL.md appendix A; each case opens its own connection,
+//! sends bytes, and checks the echoes, the close and its timing.
+//!
+//! Only [`wire`] uses the lpframe library; the rest works on bytes.
+
+mod cases;
+mod conn;
+mod report;
+mod rng;
+mod rss;
+mod vectors;
+mod wire;
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::panic::{self, AssertUnwindSafe};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError, RwLock};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use cases::{Case, Outcome};
+use conn::{Conn, Failure};
+use report::{CaseResult, Report};
+
+/// Arguments of `lpframe conform`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Address of the echo peer under test, e.g. 127.0.0.1:7878.
+    #[arg(required_unless_present = "list")]
+    addr: Option<String>,
+    /// The peer's max_frame_len, in bytes.
+    #[arg(long, value_name = "N", default_value_t = 8_388_608)]
+    max: u32,
+    /// The peer's stall timeout in seconds (a frame must be complete this
+    /// long after its first byte). Without it, timeout/stall is skipped.
+    #[arg(long, value_name = "S", value_parser = seconds)]
+    stall_timeout: Option<Duration>,
+    /// The peer's idle timeout in seconds (between frames). Without it,
+    /// timeout/idle is skipped.
+    #[arg(long, value_name = "S", value_parser = seconds)]
+    idle_timeout: Option<Duration>,
+    /// The peer's process id: memory/declared samples its resident memory
+    /// (VmRSS in /proc/PID/status, Linux). Without it, that case is skipped.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// One JSON object per case, then a summary object.
+    #[arg(long)]
+    json: bool,
+    /// Run only the cases whose id starts with one of these.
+    #[arg(long = "case", value_name = "ID", num_args = 1..)]
+    cases: Vec<String>,
+    /// Seed for the random splits and payloads (default: from the clock;
+    /// the report prints it so that a run can be repeated).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Cases run at once, each on its own connections. With 1 (the
+    /// default) one case at a time, so that a peer serving one connection
+    /// at a time fails only connections/concurrent; with more, the timeout
+    /// cases start first, beside the others. The memory case runs alone.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
+    /// List the cases (id, PROTOCOL.md section, what it checks) and exit.
+    #[arg(long)]
+    list: bool,
+}
+
+/// What the cases know about the peer.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub addr: SocketAddr,
+    pub max: u32,
+    pub stall: Option<Duration>,
+    pub idle: Option<Duration>,
+    pub pid: Option<u32>,
+    pub seed: u64,
+}
+
+#[cfg(test)]
+impl Options {
+    pub fn for_tests() -> Options {
+        Options {
+            addr: SocketAddr::from(([127, 0, 0, 1], 9)),
+            max: 8_388_608,
+            stall: None,
+            idle: None,
+            pid: None,
+            seed: 1,
+        }
+    }
+}
+
+fn seconds(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(Duration::from_secs_f64(v)),
+        _ => Err("expected a number of seconds, more than 0 and at most 86400".into()),
+    }
+}
+
+/// Runs `lpframe conform`.
+///
+/// # Errors
+/// The peer cannot be reached, or the report cannot be written: a one-line
+/// message (exit status 1).
+pub fn run(args: Args) -> Result<ExitCode, String> {
+    let all = cases::all()?;
+    if args.list {
+        let mut out = io::stdout().lock();
+        for c in &all {
+            if let Err(e) = writeln!(out, "{}  §{}  {}", c.id, c.section, c.title) {
+                return quiet_if_closed(e);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let selected: Vec<Case> = all
+        .into_iter()
+        .filter(|c| args.cases.is_empty() || args.cases.iter().any(|p| c.id.starts_with(p)))
+        .collect();
+    if selected.is_empty() {
+        return Ok(usage(&format!(
+            "--case {}: no case id starts with it (lpframe conform --list shows them)",
+            args.cases.join(" ")
+        )));
+    }
+    if let Some(pid) = args.pid {
+        if let Err(e) = rss::resident(pid) {
+            return Ok(usage(&format!("--pid {pid}: {e}")));
+        }
+    }
+    let name = args.addr.unwrap_or_default();
+    let addr = name
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {name}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("cannot resolve {name}: no address"))?;
+    // The peer must be reachable at all: else one line, not a failed case
+    // per case.
+    drop(Conn::open(addr)?);
+    let o = Options {
+        addr,
+        max: args.max,
+        stall: args.stall_timeout,
+        idle: args.idle_timeout,
+        pid: args.pid,
+        seed: args.seed.unwrap_or_else(clock_seed),
+    };
+    let start = Instant::now();
+    let mut report = Report::new(io::stdout().lock(), args.json, &selected);
+    if let Err(e) = report.header(&o, &name, selected.len()) {
+        return quiet_if_closed(e);
+    }
+    execute(&selected, &o, usize::from(args.jobs), |case, result| {
+        if let Err(e) = report.case(case, result) {
+            // The reader has gone (`| head`) or the output failed: nothing
+            // more can be reported, so stop now rather than after the
+            // slowest case (the peer sees the connections close).
+            let code = match quiet_if_closed(e) {
+                Ok(_) => 0,
+                Err(msg) => {
+                    eprintln!("lpframe: {msg}");
+                    1
+                }
+            };
+            std::process::exit(code);
+        }
+    });
+    if let Err(e) = report.summary(&o, &name, start.elapsed()) {
+        return quiet_if_closed(e);
+    }
+    Ok(if report.counts.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// A closed standard output (`| head`) ends the program quietly, like the
+/// other subcommands; any other output error is reported.
+fn quiet_if_closed(e: io::Error) -> Result<ExitCode, String> {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(format!("writing the report: {e}"))
+    }
+}
+
+fn usage(msg: &str) -> ExitCode {
+    eprintln!("lpframe conform: {msg}");
+    ExitCode::from(2)
+}
+
+fn clock_seed() -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    // A short decimal seed is easier to copy from a report.
+    (nanos as u64 ^ u64::from(std::process::id())) % 1_000_000_000
+}
+
+/// Runs `cases` (`jobs` at a time; exclusive ones alone; with more than
+/// one job, background ones beside the rest from the start) and hands each
+/// result to `emit` in case order as soon as it and every case before it
+/// have finished.
+fn execute(cases: &[Case], o: &Options, jobs: usize, mut emit: impl FnMut(&Case, &CaseResult)) {
+    let slots: Mutex<Vec<Option<CaseResult>>> = Mutex::new(vec![None; cases.len()]);
+    let ready = Condvar::new();
+    let gate = RwLock::new(());
+    let background = |i: usize| jobs > 1 && cases[i].background();
+    let queue: Vec<usize> = (0..cases.len()).filter(|&i| !background(i)).collect();
+    let next = AtomicUsize::new(0);
+    let run_one = |i: usize| {
+        let case = &cases[i];
+        let t = Instant::now();
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| case.run(o))).unwrap_or_else(|_| {
+            Outcome::Fail(Failure::new(
+                "the case runs to its end",
+                "the tester panicked",
+            ))
+        });
+        let result = CaseResult {
+            outcome,
+            elapsed: t.elapsed(),
+        };
+        if let Some(slot) = slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(i)
+        {
+            *slot = Some(result);
+        }
+        ready.notify_all();
+    };
+    thread::scope(|s| {
+        for i in (0..cases.len()).filter(|&i| background(i)) {
+            let run_one = &run_one;
+            s.spawn(move || run_one(i));
+        }
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| {
+                while let Some(&i) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if cases[i].exclusive() {
+                        let _alone = gate.write().unwrap_or_else(PoisonError::into_inner);
+                        run_one(i);
+                    } else {
+                        let _shared = gate.read().unwrap_or_else(PoisonError::into_inner);
+                        run_one(i);
+                    }
+                }
+            });
+        }
+        for (i, case) in cases.iter().enumerate() {
+            let mut guard = slots.lock().unwrap_or_else(PoisonError::into_inner);
+            let result = loop {
+                if let Some(r) = guard.get_mut(i).and_then(Option::take) {
+                    break r;
+                }
+                guard = ready
+                    .wait_timeout(guard, Duration::from_millis(100))
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            };
+            drop(guard);
+            emit(case, &result);
+        }
+    });
+}
