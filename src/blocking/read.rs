@@ -207,35 +207,56 @@ fn read_retrying<R: Read>(r: &mut R, buf: &mut [u8], done: usize) -> Result<usiz
 /// assert_eq!(lens, [1, 2, 3]);
 /// ```
 ///
-/// A read loop with a timeout that tells an idle peer from a stalled one:
+/// A read loop with a timeout that tells an idle peer from a stalled one
+/// (here the peer sends one frame and half of the next, then goes silent):
 ///
-/// ```no_run
-/// use std::{net::TcpStream, time::{Duration, Instant}};
+/// ```
+/// use std::io::Write;
+/// use std::net::{TcpListener, TcpStream};
+/// use std::time::{Duration, Instant};
 /// use lpframe::FrameReader;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let stream = TcpStream::connect("127.0.0.1:7878")?;
-/// stream.set_read_timeout(Some(Duration::from_millis(250)))?;
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let addr = listener.local_addr()?;
+/// let peer = std::thread::spawn(move || -> std::io::Result<()> {
+///     let mut s = TcpStream::connect(addr)?;
+///     let mut wire = Vec::new();
+///     lpframe::write_frame(&mut wire, b"first").unwrap();
+///     lpframe::write_frame(&mut wire, b"second").unwrap();
+///     s.write_all(&wire[..21 + 10])?; // "first", then 10 bytes of "second"
+///     std::thread::sleep(Duration::from_millis(600)); // then silence
+///     Ok(())
+/// });
+/// let (stream, _) = listener.accept()?;
+/// stream.set_read_timeout(Some(Duration::from_millis(50)))?;
 /// let mut reader = FrameReader::new(stream);
-/// let (idle, stall) = (Duration::from_secs(30), Duration::from_secs(5));
+/// let (idle, stall) = (Duration::from_secs(30), Duration::from_millis(200));
 /// let mut since = Instant::now();
-/// loop {
+/// let mut frames = Vec::new();
+/// let why = loop {
 ///     match reader.next_frame() {
 ///         Ok(Some(frame)) => {
-///             println!("{} bytes", frame.len());
-///             since = Instant::now();
+///             frames.push(frame);
+///             since = Instant::now(); // deadlines re-armed per frame
 ///         }
-///         Ok(None) => break, // the peer closed on a frame boundary
+///         Ok(None) => break "the peer closed on a frame boundary",
 ///         Err(e) if e.is_timeout() => {
-///             let limit = if reader.is_mid_frame() { stall } else { idle };
+///             let (limit, what) = if reader.is_mid_frame() {
+///                 (stall, "stalled inside a frame")
+///             } else {
+///                 (idle, "idle")
+///             };
 ///             if since.elapsed() > limit {
-///                 break; // idle or stalled too long: close
+///                 break what; // close the connection
 ///             }
 ///         }
 ///         Err(e) if !e.is_fatal() => eprintln!("dropped a frame: {e}"),
 ///         Err(e) => return Err(e.into()),
 ///     }
-/// }
+/// };
+/// assert_eq!((frames.len(), why), (1, "stalled inside a frame"));
+/// peer.join().unwrap()?;
 /// # Ok(())
 /// # }
 /// ```
