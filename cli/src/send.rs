@@ -167,12 +167,14 @@ fn send_input(stream: TcpStream, args: &Args, sent: &Mutex<Option<Instant>>) -> 
         }
     }
     w.flush().map_err(failed)?;
-    w.get_ref()
-        .shutdown(Shutdown::Write)
-        .map_err(|e| Fail::error(format!("{addr}: {e}")))?;
+    // Marked before the FIN, so that the reply reader, which may see the
+    // peer close right after it, knows that everything was sent.
     if let Ok(mut at) = sent.lock() {
         *at = Some(Instant::now());
     }
+    w.get_ref()
+        .shutdown(Shutdown::Write)
+        .map_err(|e| Fail::error(format!("{addr}: {e}")))?;
     Ok(())
 }
 
@@ -204,8 +206,11 @@ fn read_replies(
         )
     };
     loop {
+        let next = reader.next_frame();
+        // Read after the frame (or the end), never before: the input may
+        // have been sent while the reader waited.
         let sent_at = sent.lock().ok().and_then(|at| *at);
-        match reader.next_frame() {
+        match next {
             Ok(Some(frame)) => {
                 last_reply = Instant::now();
                 if let (Some(out), true) = (out.as_mut(), printed < wait) {

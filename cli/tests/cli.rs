@@ -6,13 +6,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::thread;
-use std::time::Duration;
 
-use common::{bin, frames, reader, run, temp, wait_for};
+use common::{bin, feed, frames, read_then_close, run, spawn, temp, wait_for, Pipe, Proc, STEP};
 use serde_json::Value;
 
 fn golden_dir() -> PathBuf {
@@ -456,26 +453,15 @@ fn usage_errors_exit_2_and_every_subcommand_has_help_with_examples() {
 /// `lpframe ARGS > pipe` whose reader takes `keep` bytes and closes it
 /// while `input` is still being fed: exit 0, nothing on stderr.
 fn closed_stdout(args: &[&str], input: Vec<u8>, keep: usize) {
-    let mut child = bin()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let feeder = thread::spawn(move || {
-        // Ends with a broken pipe once the child has exited.
-        let _ = stdin.write_all(&input);
-    });
-    let stderr = reader(child.stderr.take().unwrap());
-    let mut stdout = child.stdout.take().unwrap();
-    let mut head = vec![0u8; keep];
-    stdout.read_exact(&mut head).unwrap();
-    drop(stdout);
-    let status = wait_for(&mut child, Duration::from_secs(30), &args);
+    let mut child = spawn(args);
+    let feeder = feed(child.stdin.take().unwrap(), input);
+    let stderr = Pipe::new(child.stderr.take().unwrap());
+    let head = read_then_close(child.stdout.take().unwrap(), move |b| b.len() >= keep);
+    let head = head.recv_timeout(STEP).expect("no output in time");
+    assert_eq!(head.map(|h| h.len()), Some(keep), "{args:?}");
+    let status = wait_for(&mut child, STEP, args);
     feeder.join().unwrap();
-    let stderr = String::from_utf8(stderr.join().unwrap()).unwrap();
+    let stderr = stderr.rest_text(STEP);
     assert_eq!((status.code(), stderr.as_str()), (Some(0), ""), "{args:?}");
 }
 
@@ -500,19 +486,20 @@ fn a_failing_stdout_is_an_error_named_once() {
             .write(true)
             .open("/dev/full")
             .unwrap();
-        let mut child = bin()
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(full)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let _ = stdin.write_all(&wire);
-        drop(stdin);
-        let stderr = reader(child.stderr.take().unwrap());
-        let status = wait_for(&mut child, Duration::from_secs(30), &args);
-        let stderr = String::from_utf8(stderr.join().unwrap()).unwrap();
+        let mut child = Proc(
+            bin()
+                .args(&args)
+                .stdin(Stdio::piped())
+                .stdout(full)
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let feeder = feed(child.stdin.take().unwrap(), wire.clone());
+        let stderr = Pipe::new(child.stderr.take().unwrap());
+        let status = wait_for(&mut child, STEP, &args);
+        feeder.join().unwrap();
+        let stderr = stderr.rest_text(STEP);
         assert_eq!(status.code(), Some(1), "{args:?}");
         assert_eq!(
             stderr, "lpframe: standard output: No space left on device (os error 28)\n",
