@@ -133,6 +133,14 @@ pub enum Status {
 }
 
 impl Status {
+    pub fn code(self) -> ExitCode {
+        ExitCode::from(match self {
+            Status::Clean => 0,
+            Status::Failed => 1,
+            Status::Damaged => 3,
+        })
+    }
+
     /// `Damaged` if `errors` is not zero.
     pub fn from_errors(errors: u64) -> Status {
         if errors == 0 {
@@ -168,25 +176,28 @@ impl From<String> for Fail {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(); // exits with 2 on a usage error
-    let result = match cli.command {
-        Command::Encode(args) => encode::run(args),
-        Command::Decode(args) => decode::run(args),
-        Command::Inspect(args) => inspect::run(args),
-        Command::Listen(args) => listen::run(args),
-        Command::Send(args) => send::run(args),
+    // Exits with 2 on a usage error.
+    let cli = Cli::parse();
+    // One line per subcommand. A subcommand that decides its exit code
+    // itself returns `Result<ExitCode, String>` and plugs in as
+    // `x::run(args).map_err(Fail::from)`.
+    let result: Result<ExitCode, Fail> = match cli.command {
+        Command::Encode(args) => encode::run(args).map(Status::code),
+        Command::Decode(args) => decode::run(args).map(Status::code),
+        Command::Inspect(args) => inspect::run(args).map(Status::code),
+        Command::Listen(args) => listen::run(args).map(Status::code),
+        Command::Send(args) => send::run(args).map(Status::code),
     };
-    ExitCode::from(match result {
-        Ok(Status::Clean) | Err(Fail::Quiet) => 0,
-        Ok(Status::Failed) => 1,
-        Ok(Status::Damaged) => 3,
+    match result {
+        Ok(code) => code,
+        Err(Fail::Quiet) => ExitCode::SUCCESS,
         Err(Fail::Error(msg)) => {
             common::warn(msg);
-            1
+            ExitCode::from(1)
         }
         Err(Fail::Timeout(msg)) => {
             common::warn(msg);
-            4
+            ExitCode::from(4)
         }
-    })
+    }
 }
