@@ -122,10 +122,15 @@ struct Print {
     _permit: OwnedSemaphorePermit,
 }
 
-/// The permits a payload takes from [`PRINT_BUDGET`] (at least one, so
-/// that empty frames are bounded too; at most all of them).
+/// What a payload waiting to be printed costs besides its bytes (its
+/// queue entry), so that a flood of empty frames is bounded too.
+const PRINT_OVERHEAD: usize = 64;
+
+/// The permits a payload takes from [`PRINT_BUDGET`]: its length and the
+/// overhead, at most all of them.
 fn permits(len: usize) -> u32 {
-    u32::try_from(len.clamp(1, PRINT_BUDGET)).unwrap_or(1)
+    let cost = len.saturating_add(PRINT_OVERHEAD).min(PRINT_BUDGET);
+    u32::try_from(cost).unwrap_or(u32::MAX)
 }
 
 /// Why the accept loop ended.
@@ -654,8 +659,9 @@ mod tests {
 
     #[test]
     fn every_payload_takes_a_bounded_share_of_the_print_budget() {
-        assert_eq!(permits(0), 1);
-        assert_eq!(permits(5), 5);
+        // At most PRINT_BUDGET / 64 = 131,072 empty payloads wait.
+        assert_eq!(permits(0), 64);
+        assert_eq!(permits(5), 69);
         assert_eq!(permits(usize::MAX), PRINT_BUDGET as u32);
     }
 }
