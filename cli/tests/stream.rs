@@ -375,11 +375,13 @@ fn send_endless_input_in_bounded_memory_and_as_it_arrives() {
 }
 
 /// The deadlock of issue 13: 64 MiB of lines to an echo server, replies
-/// read only at the end. `send` reads them while it sends.
+/// read only at the end. `send` reads them while it sends. The echo server
+/// (`listen`) stays in bounded memory too.
 #[test]
 fn send_64_mib_to_an_echo_server_with_wait_1_finishes() {
     let started = Instant::now();
-    let server = listen(&["--echo"]);
+    let server = listen(&["--echo", "--max-frame-len", FRAME_ARG]);
+    let server_peak = PeakRss::watch(server.proc.id());
     // 1 KiB lines: 65,536 frames each way.
     let mut line = vec![b'e'; 1023];
     line.push(b'\n');
@@ -400,6 +402,13 @@ fn send_64_mib_to_an_echo_server_with_wait_1_finishes() {
     let stderr = err.rest_text(STEP);
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert_eq!(out.rest(STEP), &line[..]);
+    let server_peak = server_peak.finish();
+    eprintln!(
+        "listen --echo: peak RSS {:.1} MiB (bound {} MiB)",
+        server_peak as f64 / MIB as f64,
+        BOUND / MIB
+    );
+    assert!(server_peak < BOUND, "listen: peak RSS {server_peak}");
     let (status, printed, log) = server.stop("TERM", STEP);
     assert!(
         log.contains("1 connection, 65536 frames, 0 errors"),
