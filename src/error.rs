@@ -103,7 +103,7 @@ pub enum DecodeError {
     ///
     /// Reported before any byte of the payload is waited for or any memory
     /// is reserved for it. Fatal: the receiver will not buffer the payload.
-    #[error("frame too large: {len} bytes declared, limit is {max}")]
+    #[error("frame too large: {} declared, limit is {max}", Bytes(u64::from(*.len)))]
     FrameTooLarge {
         /// The declared payload length.
         len: u32,
@@ -131,7 +131,10 @@ pub enum DecodeError {
     /// Fatal, and it stays so: bytes arriving after the end was reported
     /// are never decoded. (End of stream at a frame boundary is not an
     /// error: it is the clean end, reported as `Ok(None)`.)
-    #[error("stream ended inside a frame: {missing} more {part} bytes were expected")]
+    #[error(
+        "stream ended inside a frame: {missing} more {part} {} expected",
+        if *.missing == 1 { "byte was" } else { "bytes were" }
+    )]
     Truncated {
         /// The part of the frame that was being read.
         part: FramePart,
@@ -146,7 +149,7 @@ pub enum DecodeError {
     /// Not fatal: the next call returns the frame found after them (or the
     /// clean end of the stream). Reported once per damaged region, when the
     /// decoder has found the next header that verifies or the stream ended.
-    #[error("skipped {len} bytes at offset {offset} after: {cause}")]
+    #[error("skipped {} at offset {offset} after: {cause}", Bytes(*.len))]
     Skipped {
         /// Stream offset of the first skipped byte.
         offset: u64,
@@ -158,6 +161,18 @@ pub enum DecodeError {
         /// the stream.
         cause: Box<DecodeError>,
     },
+}
+
+/// A count of bytes for a message: "1 byte", "2 bytes".
+struct Bytes(u64);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            1 => f.write_str("1 byte"),
+            n => write!(f, "{n} bytes"),
+        }
+    }
 }
 
 struct HintSuffix<'a>(&'a Option<ForeignProtocol>);
@@ -287,7 +302,11 @@ pub enum EncodeError {
     /// The payload is longer than the sender's
     /// [`max_write_frame_len`](crate::Config::max_write_frame_len) (or than
     /// `u32::MAX`, which the header cannot express).
-    #[error("payload of {len} bytes exceeds the write limit of {max} bytes; nothing was written")]
+    #[error(
+        "payload of {} exceeds the write limit of {}; nothing was written",
+        Bytes(*.len as u64),
+        Bytes(u64::from(*.max))
+    )]
     TooLarge {
         /// The payload length the caller passed.
         len: usize,

@@ -1,31 +1,54 @@
 //! `lpframe`: encode, decode, inspect, send and receive LPF frames.
 //!
-//! Exit status: 0 success; 1 a data, I/O or network error (corrupt input,
-//! missing file, unreachable address); 2 a usage error (bad arguments).
+//! One module per subcommand (its options and its `run`); this file holds
+//! the command line, error reporting and the exit statuses.
 
 #![forbid(unsafe_code)]
 
+mod common;
 mod conform;
+mod decode;
+mod encode;
+mod input;
 mod inspect;
+mod listen;
+mod send;
+mod source;
 
-use std::fs::File;
-use std::io::{self, BufReader, IsTerminal, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use lpframe::{Config, Error, FrameReader, FrameWriter};
+
+/// The exit statuses, for the top-level `--help` (cli/README.md has the
+/// same table; each subcommand's `--help` says what they mean for it).
+macro_rules! exit_status {
+    () => {
+        "Exit status:
+  0  success: everything was read, sent or served without an error
+  1  failure: a fatal error stopped the command (a stream damaged beyond
+     what it can pass, an I/O or network error, a missing file, an input
+     over --max-frame-len, a peer that closed before all replies came)
+  2  usage error (bad arguments)
+  3  finished, with errors along the way: corrupt frames dropped, bytes
+     skipped by --recover, or (listen) a client's failure logged
+  4  timed out (send: --timeout expired)
+A closed standard output (`| head`) ends any subcommand at once, quietly,
+with status 0."
+    };
+}
 
 #[derive(Parser)]
 #[command(
     name = "lpframe",
     version,
     about = "Encode, decode, inspect, send and receive LPF frames (see PROTOCOL.md)",
-    after_help = "Exit status: 0 success, 1 data/I-O/network error, 2 usage error.\n\n\
-Examples:\n  printf 'hello\\nworld\\n' | lpframe encode --lines > frames.lpf\n  \
+    after_help = concat!(
+        "Examples:\n  printf 'hello\\nworld\\n' | lpframe encode --lines > frames.lpf\n  \
 lpframe decode --lines frames.lpf\n  lpframe inspect frames.lpf\n  \
-lpframe listen 127.0.0.1:7878 --echo\n  echo ping | lpframe send 127.0.0.1:7878 --lines --wait 1"
+lpframe listen 127.0.0.1:7878 --echo --lines\n  \
+echo ping | lpframe send 127.0.0.1:7878 --lines --wait 1\n\n",
+        exit_status!()
+    )
 )]
 struct Cli {
     #[command(subcommand)]
@@ -35,95 +58,67 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Frame files or standard input: each file (or stdin) becomes one
-    /// frame, or each line with --lines. Frames go to standard output.
-    #[command(
-        after_help = "Examples:\n  lpframe encode a.bin b.bin > frames.lpf\n  printf 'one\\ntwo\\n' | lpframe encode --lines > frames.lpf"
-    )]
-    Encode {
-        /// Input files (default: standard input).
-        files: Vec<PathBuf>,
-        /// One frame per line (the newline is not part of the payload).
-        #[arg(long)]
-        lines: bool,
-        /// Largest payload to write, in bytes.
-        #[arg(long, default_value_t = lpframe::DEFAULT_MAX_FRAME_LEN)]
-        max_frame_len: u32,
-    },
+    /// frame, or each line with --lines. Frames go to standard output as
+    /// the input arrives, in bounded memory.
+    #[command(after_help = concat!(
+        "Examples:\n  lpframe encode a.bin b.bin > frames.lpf\n  \
+printf 'one\\ntwo\\n' | lpframe encode --lines > frames.lpf\n  \
+tail -f app.log | lpframe encode --lines | lpframe decode --lines\n\n",
+        "Exit status: 0 every input framed; 1 an input could not be read or is over \
+--max-frame-len (the frames before it were written), or standard output failed; \
+2 usage error. A closed standard output ends it quietly with 0."
+    ))]
+    Encode(encode::Args),
     /// Read frames from a file or standard input and write their payloads
-    /// to standard output. Errors go to standard error with their byte
-    /// offset; the exit status is 1 if there was any.
-    #[command(
-        after_help = "Examples:\n  lpframe decode frames.lpf > payloads.bin\n  lpframe decode --lines < frames.lpf\n  lpframe decode --hex frames.lpf"
-    )]
-    Decode {
-        /// Input file (default: standard input).
-        file: Option<PathBuf>,
-        #[command(flatten)]
-        out: PayloadFormat,
-        /// Largest payload to accept, in bytes.
-        #[arg(long, default_value_t = lpframe::DEFAULT_MAX_FRAME_LEN)]
-        max_frame_len: u32,
-    },
-    /// Annotated listing of a capture or file: offset, version, flags,
-    /// length, both CRCs (ok/BAD), a payload preview, and a summary.
-    #[command(
-        after_help = "Examples:\n  lpframe inspect frames.lpf\n  lpframe inspect --recover damaged.lpf\n  lpframe inspect --json frames.lpf | jq .length"
-    )]
-    Inspect {
-        /// Input file (default: standard input).
-        file: Option<PathBuf>,
-        /// Continue past damage: resynchronise on the next valid header and
-        /// list what was skipped.
-        #[arg(long)]
-        recover: bool,
-        /// One JSON object per line (frames, errors, skips, then a summary).
-        #[arg(long)]
-        json: bool,
-        /// Largest payload to accept, in bytes.
-        #[arg(long, default_value_t = lpframe::DEFAULT_MAX_FRAME_LEN)]
-        max_frame_len: u32,
-    },
-    /// Accept TCP connections and print the frames received (netcat for
-    /// frames). Prints "listening on ADDR" first.
-    #[command(
-        after_help = "Examples:\n  lpframe listen 127.0.0.1:7878 --echo\n  lpframe listen 127.0.0.1:0 --count 3 --lines"
-    )]
-    Listen {
-        /// Address to bind, e.g. 127.0.0.1:7878 (port 0: any free port).
-        addr: String,
-        /// Send every frame back to its sender.
-        #[arg(long)]
-        echo: bool,
-        /// Exit after this many frames.
-        #[arg(long)]
-        count: Option<u64>,
-        /// Exit after the first connection closes.
-        #[arg(long)]
-        once: bool,
-        #[command(flatten)]
-        out: PayloadFormat,
-    },
-    /// Connect over TCP and send standard-input lines or files as frames;
-    /// optionally wait for replies and print them.
-    #[command(
-        after_help = "Examples:\n  echo hello | lpframe send 127.0.0.1:7878 --lines --wait 1\n  lpframe send 127.0.0.1:7878 request.bin --wait 1 --hex"
-    )]
-    Send {
-        /// Address to connect to, e.g. 127.0.0.1:7878.
-        addr: String,
-        /// Files to send, one frame each (default: standard input).
-        files: Vec<PathBuf>,
-        /// One frame per line of the input.
-        #[arg(long)]
-        lines: bool,
-        /// Read and print this many reply frames (one per line) before
-        /// exiting.
-        #[arg(long, default_value_t = 0)]
-        wait: u64,
-        /// Print replies as hex.
-        #[arg(long)]
-        hex: bool,
-    },
+    /// to standard output as they arrive. Each error goes to standard
+    /// error, once, with its byte offset.
+    #[command(after_help = concat!(
+        "Examples:\n  lpframe decode frames.lpf > payloads.bin\n  \
+lpframe decode --lines < frames.lpf\n  lpframe decode --hex --recover damaged.lpf\n\n",
+        "Exit status: 0 every frame verified; 1 a fatal error stopped decoding (the \
+payloads before it were written), or an I/O error; 3 the input was read to its end \
+but corrupt frames were dropped or (--recover) bytes skipped; 2 usage error."
+    ))]
+    Decode(decode::Args),
+    /// Annotated listing of a capture or file, streamed: per frame its
+    /// offset, every header field with the verdict of its check (in the
+    /// order of PROTOCOL.md section 4: ok, BAD, or - not checked), a payload
+    /// preview, then a summary.
+    #[command(after_help = concat!(
+        "Examples:\n  lpframe inspect frames.lpf\n  lpframe inspect --recover damaged.lpf\n  \
+lpframe inspect --json frames.lpf | jq 'select(.event == \"frame\") | .length'\n\n",
+        "Exit status: 0 no error; 1 a fatal error stopped the listing (it is the last \
+entry), or an I/O error; 3 the input was read to its end with errors along the way \
+(corrupt frames, skipped bytes); 2 usage error."
+    ))]
+    Inspect(inspect::Args),
+    /// Accept TCP connections, many at once, and print the frames received
+    /// (netcat for frames). Prints "listening on ADDR" first. Each client's
+    /// failure is logged once on standard error with its address; Ctrl-C or
+    /// SIGTERM ends it with a one-line summary.
+    #[command(after_help = concat!(
+        "Examples:\n  lpframe listen 127.0.0.1:7878 --echo --lines\n  \
+lpframe listen 127.0.0.1:0 --count 3 --lines\n  \
+lpframe listen 0.0.0.0:7878 --echo --idle-timeout 30 --stall-timeout 5 > /dev/null\n\n",
+        "Exit status: 0 ended (Ctrl-C, SIGTERM, --count, --once) and no client failed; \
+3 ended, and some client's failure was logged; 1 cannot listen, or standard output \
+failed; 2 usage error. A closed standard output ends it quietly with 0."
+    ))]
+    Listen(listen::Args),
+    /// Connect over TCP and send standard-input lines or files as frames,
+    /// each as soon as it is read, while reading the replies (print the
+    /// first --wait N of them).
+    #[command(after_help = concat!(
+        "Examples:\n  echo hello | lpframe send 127.0.0.1:7878 --lines --wait 1\n  \
+lpframe send 127.0.0.1:7878 request.bin --wait 1 --hex --timeout 5\n  \
+lpframe send 127.0.0.1:7878 --lines          # interactive, like nc\n\n",
+        "Exit status: 0 all input sent and --wait replies printed; 1 cannot connect, \
+the connection failed, or the peer closed it before all the input was sent or \
+--wait replies came, a damaged reply stream, an input error; 3 done, but corrupt \
+replies were dropped; 4 --timeout expired (connecting, a write the peer does not \
+take, or waiting for a reply); 2 usage error."
+    ))]
+    Send(send::Args),
     /// Conformance test of a running LPF echo peer (PROTOCOL.md appendix
     /// A): one connection per case; a report line per case, then a
     /// summary. Exit status 0 if no case failed (warnings and skips do not
@@ -135,239 +130,85 @@ lpframe conform 127.0.0.1:7878 --json | jq 'select(.status == \"fail\")'\n  lpfr
     Conform(conform::Args),
 }
 
-/// How payloads are printed.
-#[derive(clap::Args, Clone, Copy)]
-struct PayloadFormat {
-    /// Print each payload followed by a newline.
-    #[arg(long, conflicts_with = "hex")]
-    lines: bool,
-    /// Print each payload as hex, one per line.
-    #[arg(long)]
-    hex: bool,
+/// How a subcommand ended, when it printed what it had to say itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Exit status 0.
+    Clean,
+    /// Exit status 1: a fatal error, already reported (e.g. in `inspect`'s
+    /// listing or `decode`'s error line).
+    Failed,
+    /// Exit status 3: finished, with errors along the way (reported).
+    Damaged,
 }
 
-impl PayloadFormat {
-    fn write(&self, out: &mut impl Write, payload: &[u8]) -> io::Result<()> {
-        if self.hex {
-            writeln!(out, "{}", inspect::hex(payload))
-        } else if self.lines {
-            out.write_all(payload)?;
-            out.write_all(b"\n")
+impl Status {
+    pub fn code(self) -> ExitCode {
+        ExitCode::from(match self {
+            Status::Clean => 0,
+            Status::Failed => 1,
+            Status::Damaged => 3,
+        })
+    }
+
+    /// `Damaged` if `errors` is not zero.
+    pub fn from_errors(errors: u64) -> Status {
+        if errors == 0 {
+            Status::Clean
         } else {
-            out.write_all(payload)
+            Status::Damaged
         }
     }
 }
 
-/// A failure reported as one line on standard error (an empty message:
-/// standard output was closed by its reader, e.g. `| head`; exit quietly).
-struct Fail(String);
+/// A failure still to be reported.
+#[derive(Debug)]
+pub enum Fail {
+    /// Standard output was closed by its reader (`| head`): stop at once,
+    /// quietly, with status 0.
+    Quiet,
+    /// One line on standard error ("lpframe: MESSAGE"), status 1.
+    Error(String),
+    /// One line on standard error, status 4.
+    Timeout(String),
+}
 
-impl From<io::Error> for Fail {
-    fn from(e: io::Error) -> Self {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            return Fail(String::new());
-        }
-        Fail(e.to_string())
+impl Fail {
+    pub fn error(msg: impl Into<String>) -> Fail {
+        Fail::Error(msg.into())
     }
 }
 
-impl From<Error> for Fail {
-    fn from(e: Error) -> Self {
-        Fail(e.to_string())
+impl From<String> for Fail {
+    fn from(msg: String) -> Fail {
+        Fail::Error(msg)
     }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(); // exits with 2 on a usage error
-    match run(cli.command) {
+    // Exits with 2 on a usage error.
+    let cli = Cli::parse();
+    // One line per subcommand. A subcommand that decides its exit code
+    // itself returns `Result<ExitCode, String>` and plugs in as
+    // `x::run(args).map_err(Fail::from)`.
+    let result: Result<ExitCode, Fail> = match cli.command {
+        Command::Encode(args) => encode::run(args).map(Status::code),
+        Command::Decode(args) => decode::run(args).map(Status::code),
+        Command::Inspect(args) => inspect::run(args).map(Status::code),
+        Command::Listen(args) => listen::run(args).map(Status::code),
+        Command::Send(args) => send::run(args).map(Status::code),
+        Command::Conform(args) => conform::run(args).map_err(Fail::from),
+    };
+    match result {
         Ok(code) => code,
-        Err(Fail(msg)) if msg.is_empty() => ExitCode::SUCCESS,
-        Err(Fail(msg)) => {
-            eprintln!("lpframe: {msg}");
+        Err(Fail::Quiet) => ExitCode::SUCCESS,
+        Err(Fail::Error(msg)) => {
+            common::warn(msg);
             ExitCode::from(1)
         }
-    }
-}
-
-fn open(file: &Option<PathBuf>) -> Result<Box<dyn Read>, Fail> {
-    match file {
-        None => Ok(Box::new(io::stdin().lock())),
-        Some(p) => File::open(p)
-            .map(|f| Box::new(BufReader::new(f)) as Box<dyn Read>)
-            .map_err(|e| Fail(format!("{}: {e}", p.display()))),
-    }
-}
-
-fn read_all(file: &Option<PathBuf>) -> Result<Vec<u8>, Fail> {
-    let mut data = Vec::new();
-    open(file)?.read_to_end(&mut data)?;
-    Ok(data)
-}
-
-/// The payloads to send: files (one frame each) or stdin; split into lines
-/// with `lines`.
-fn payloads(files: &[PathBuf], lines: bool) -> Result<Vec<Vec<u8>>, Fail> {
-    let inputs: Vec<Vec<u8>> = if files.is_empty() {
-        vec![read_all(&None)?]
-    } else {
-        files
-            .iter()
-            .map(|f| read_all(&Some(f.clone())))
-            .collect::<Result<_, _>>()?
-    };
-    if !lines {
-        return Ok(inputs);
-    }
-    let mut out = Vec::new();
-    for input in inputs {
-        for line in input.split_inclusive(|&b| b == b'\n') {
-            let line = line.strip_suffix(b"\n").unwrap_or(line);
-            out.push(line.strip_suffix(b"\r").unwrap_or(line).to_vec());
-        }
-    }
-    Ok(out)
-}
-
-fn run(command: Command) -> Result<ExitCode, Fail> {
-    match command {
-        Command::Conform(args) => conform::run(args).map_err(Fail),
-        Command::Encode {
-            files,
-            lines,
-            max_frame_len,
-        } => {
-            let config = Config::new().max_write_frame_len(max_frame_len);
-            let mut w = FrameWriter::with_config(io::stdout().lock(), config);
-            for p in payloads(&files, lines)? {
-                w.write_frame(&p)?;
-            }
-            w.flush()?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Decode {
-            file,
-            out,
-            max_frame_len,
-        } => {
-            let config = Config::new().max_read_frame_len(max_frame_len);
-            let mut reader = FrameReader::with_config(open(&file)?, config);
-            let mut stdout = io::stdout().lock();
-            let mut errors = 0;
-            loop {
-                match reader.next_frame() {
-                    Ok(Some(f)) => out.write(&mut stdout, f.payload())?,
-                    Ok(None) => break,
-                    Err(e) => {
-                        errors += 1;
-                        stdout.flush()?;
-                        eprintln!(
-                            "lpframe: error at offset {}: {e}",
-                            reader.decoder().frame_offset()
-                        );
-                        if e.is_fatal() {
-                            break;
-                        }
-                    }
-                }
-            }
-            stdout.flush()?;
-            Ok(if errors == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
-        Command::Inspect {
-            file,
-            recover,
-            json,
-            max_frame_len,
-        } => {
-            let data = read_all(&file)?;
-            let config = Config::new()
-                .max_read_frame_len(max_frame_len)
-                .recover(recover);
-            let color =
-                !json && io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            let mut stdout = io::stdout().lock();
-            let summary = inspect::inspect(&data, config, json, color, &mut stdout)?;
-            stdout.flush()?;
-            Ok(if summary.errors == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
-        Command::Listen {
-            addr,
-            echo,
-            count,
-            once,
-            out,
-        } => {
-            let listener = TcpListener::bind(&addr)
-                .map_err(|e| Fail(format!("cannot listen on {addr}: {e}")))?;
-            let mut stdout = io::stdout().lock();
-            writeln!(stdout, "listening on {}", listener.local_addr()?)?;
-            stdout.flush()?;
-            let mut seen = 0u64;
-            for conn in listener.incoming() {
-                let stream = conn?;
-                let peer = stream.peer_addr()?;
-                let mut writer = FrameWriter::new(stream.try_clone()?);
-                for item in FrameReader::new(stream) {
-                    match item {
-                        Ok(f) => {
-                            out.write(&mut stdout, f.payload())?;
-                            stdout.flush()?;
-                            if echo {
-                                writer.write_frame(f.payload())?;
-                                writer.flush()?;
-                            }
-                            seen += 1;
-                            if count.is_some_and(|c| seen >= c) {
-                                return Ok(ExitCode::SUCCESS);
-                            }
-                        }
-                        Err(e) => eprintln!("lpframe: {peer}: {e}"),
-                    }
-                }
-                if once {
-                    break;
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Send {
-            addr,
-            files,
-            lines,
-            wait,
-            hex,
-        } => {
-            let out = PayloadFormat { lines: !hex, hex };
-            let stream = TcpStream::connect(&addr)
-                .map_err(|e| Fail(format!("cannot connect to {addr}: {e}")))?;
-            let mut w = FrameWriter::new(stream.try_clone()?);
-            for p in payloads(&files, lines)? {
-                w.write_frame(&p)?;
-            }
-            w.flush()?;
-            let mut stdout = io::stdout().lock();
-            let mut reader = FrameReader::new(stream);
-            for _ in 0..wait {
-                match reader.next_frame()? {
-                    Some(f) => out.write(&mut stdout, f.payload())?,
-                    None => {
-                        return Err(Fail(format!(
-                            "{addr} closed the connection before replying"
-                        )))
-                    }
-                }
-            }
-            stdout.flush()?;
-            Ok(ExitCode::SUCCESS)
+        Err(Fail::Timeout(msg)) => {
+            common::warn(msg);
+            ExitCode::from(4)
         }
     }
 }

@@ -1,0 +1,266 @@
+//! `lpframe send`: frames from the input to a TCP peer, each sent as soon
+//! as it is read, while another thread reads the replies; the first
+//! `--wait N` are printed.
+//!
+//! Reading replies while sending means a peer that echoes never blocks on
+//! us, whatever the input's size; memory holds one line or input (at most
+//! `--max-frame-len`), one reply, and fixed buffers.
+
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lpframe::{Config, Error, FrameReader, FrameWriter};
+
+use crate::common::{
+    describe, error_offset, inputs, parse_secs, secs, warn, Input, Out, PayloadFormat, Secs,
+};
+use crate::input::{read_whole, Lines};
+use crate::{Fail, Status};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to connect to, e.g. 127.0.0.1:7878.
+    addr: String,
+    /// Files to send, one frame each (default: standard input).
+    files: Vec<PathBuf>,
+    /// One frame per line of the input, sent as soon as the line is read.
+    #[arg(long)]
+    lines: bool,
+    /// Print this many replies (one per line); exit once the input is
+    /// sent and they are printed (later replies are read and discarded).
+    #[arg(long, default_value_t = 0)]
+    wait: u64,
+    /// Give up with exit status 4 when connecting, a write the peer does
+    /// not take, or (once the input is sent) the next reply takes longer
+    /// than this (seconds; 0: wait for ever).
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    timeout: Secs,
+    /// Print replies as hex.
+    #[arg(long)]
+    hex: bool,
+    /// Largest payload to send, and to accept in a reply, in bytes.
+    #[arg(long, default_value_t = lpframe::DEFAULT_MAX_FRAME_LEN)]
+    max_frame_len: u32,
+}
+
+/// How often the reply reader looks at its deadlines.
+const TICK: Duration = Duration::from_millis(100);
+/// Once the input is sent and the replies wanted are printed: how long the
+/// peer may stay silent before we close (until then its further replies
+/// are read and discarded, so that closing does not reset a connection
+/// still delivering them).
+const QUIET: Duration = Duration::from_secs(1);
+
+/// What the two threads report.
+enum Event {
+    Input(Result<(), Fail>),
+    Replies(Result<Status, Fail>),
+}
+
+pub fn run(args: Args) -> Result<Status, Fail> {
+    let args = Arc::new(args);
+    let stream = connect(&args.addr, args.timeout.0)?;
+    let _ = stream.set_nodelay(true);
+    let writer = stream
+        .try_clone()
+        .map_err(|e| Fail::error(format!("{}: {e}", args.addr)))?;
+    // When all the input had been sent.
+    let sent = Arc::new(Mutex::new(None::<Instant>));
+    let (tx, rx) = mpsc::channel();
+    {
+        let (args, sent, tx) = (args.clone(), sent.clone(), tx.clone());
+        thread::spawn(move || {
+            let _ = tx.send(Event::Input(send_input(writer, &args, &sent)));
+        });
+    }
+    {
+        let args = args.clone();
+        thread::spawn(move || {
+            let _ = tx.send(Event::Replies(read_replies(stream, &args, &sent)));
+        });
+    }
+    // The first failure ends the command (a thread still blocked, e.g. on
+    // a terminal, is not waited for); success is the reply reader's, which
+    // ends only once the input is sent.
+    loop {
+        match rx.recv() {
+            Ok(Event::Input(Ok(()))) => {}
+            Ok(Event::Input(Err(fail))) => return Err(fail),
+            Ok(Event::Replies(result)) => return result,
+            Err(_) => return Err(Fail::error("the sending threads ended without a result")),
+        }
+    }
+}
+
+fn connect(addr: &str, timeout: Option<Duration>) -> Result<TcpStream, Fail> {
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|e| Fail::error(format!("cannot resolve {addr}: {e}")))?
+        .collect();
+    let mut last = None;
+    for a in &addrs {
+        let r = match timeout {
+            Some(t) => TcpStream::connect_timeout(a, t),
+            None => TcpStream::connect(a),
+        };
+        match r {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    match last {
+        Some(e) if is_timeout(&e) => Err(Fail::Timeout(format!(
+            "cannot connect to {addr}: no answer in {} (--timeout)",
+            secs(timeout.unwrap_or_default())
+        ))),
+        Some(e) => Err(Fail::error(format!("cannot connect to {addr}: {e}"))),
+        None => Err(Fail::error(format!("cannot resolve {addr}: no address"))),
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
+}
+
+/// Sends every input (or line) as a frame, flushing whenever the next read
+/// may block; then shuts down the sending side (FIN).
+fn send_input(stream: TcpStream, args: &Args, sent: &Mutex<Option<Instant>>) -> Result<(), Fail> {
+    let addr = &args.addr;
+    let _ = stream.set_write_timeout(args.timeout.0);
+    let config = Config::new().max_write_frame_len(args.max_frame_len);
+    let mut w = FrameWriter::with_config(stream, config);
+    let failed = |e: Error| -> Fail {
+        match e {
+            Error::Io(e) if is_timeout(&e) => Fail::Timeout(format!(
+                "{addr}: not reading: a write made no progress in {} (--timeout)",
+                secs(args.timeout.0.unwrap_or_default())
+            )),
+            Error::Io(e) if e.kind() == io::ErrorKind::BrokenPipe => Fail::error(format!(
+                "{addr} closed the connection before all the input was sent"
+            )),
+            other => Fail::error(format!("{addr}: sending: {other}")),
+        }
+    };
+    for path in inputs(&args.files) {
+        let mut input = Input::open(path)?;
+        if args.lines {
+            let mut lines = Lines::new(input, args.max_frame_len);
+            loop {
+                if lines.would_block() {
+                    w.flush().map_err(failed)?;
+                }
+                let Some(line) = lines.next_line()? else {
+                    break;
+                };
+                w.write_frame(line).map_err(failed)?;
+            }
+        } else {
+            let payload = read_whole(&mut input, args.max_frame_len)?;
+            w.write_frame(&payload).map_err(failed)?;
+        }
+    }
+    w.flush().map_err(failed)?;
+    // Marked before the FIN, so that the reply reader, which may see the
+    // peer close right after it, knows that everything was sent.
+    if let Ok(mut at) = sent.lock() {
+        *at = Some(Instant::now());
+    }
+    w.get_ref()
+        .shutdown(Shutdown::Write)
+        .map_err(|e| Fail::error(format!("{addr}: {e}")))?;
+    Ok(())
+}
+
+/// Reads replies until the input is sent and `--wait` of them are printed
+/// (then until the peer closes or is quiet), or a failure.
+fn read_replies(
+    stream: TcpStream,
+    args: &Args,
+    sent: &Mutex<Option<Instant>>,
+) -> Result<Status, Fail> {
+    let addr = &args.addr;
+    let (wait, timeout) = (args.wait, args.timeout.0);
+    stream
+        .set_read_timeout(Some(TICK))
+        .map_err(|e| Fail::error(format!("{addr}: {e}")))?;
+    let config = Config::new().max_read_frame_len(args.max_frame_len);
+    let mut reader = FrameReader::with_config(stream, config);
+    let format = PayloadFormat {
+        lines: !args.hex,
+        hex: args.hex,
+    };
+    let mut out = if wait > 0 { Some(Out::stdout()?) } else { None };
+    let (mut printed, mut dropped) = (0u64, 0u64);
+    let mut last_reply = Instant::now();
+    let replies = |n: u64| {
+        format!(
+            "{n} of {wait} {}",
+            if wait == 1 { "reply" } else { "replies" }
+        )
+    };
+    loop {
+        let next = reader.next_frame();
+        // Read after the frame (or the end), never before: the input may
+        // have been sent while the reader waited.
+        let sent_at = sent.lock().ok().and_then(|at| *at);
+        match next {
+            Ok(Some(frame)) => {
+                last_reply = Instant::now();
+                if let (Some(out), true) = (out.as_mut(), printed < wait) {
+                    format.write(out, frame.payload())?;
+                    out.flush()?;
+                    printed += 1;
+                }
+            }
+            Ok(None) if printed < wait => {
+                return Err(Fail::error(format!(
+                    "{addr} closed the connection after {}",
+                    replies(printed)
+                )))
+            }
+            Ok(None) if sent_at.is_none() => {
+                return Err(Fail::error(format!(
+                    "{addr} closed the connection before all the input was sent"
+                )))
+            }
+            Ok(None) => return Ok(Status::from_errors(dropped)),
+            Err(e) if e.is_timeout() => {}
+            Err(Error::Decode(e)) => {
+                let offset = error_offset(&e, reader.decoder().frame_offset());
+                let what = format!("{addr}: reply at offset {offset}: {}", describe(&e));
+                if e.is_fatal() {
+                    return Err(Fail::error(what));
+                }
+                warn(format!("{what} (dropped)"));
+                dropped += 1;
+                last_reply = Instant::now();
+            }
+            Err(e) => return Err(Fail::error(format!("{addr}: receiving: {e}"))),
+        }
+        let Some(sent_at) = sent_at else {
+            continue;
+        };
+        let since = last_reply.max(sent_at);
+        if printed < wait {
+            if let Some(t) = timeout.filter(|&t| since.elapsed() >= t) {
+                return Err(Fail::Timeout(format!(
+                    "{addr}: no reply for {} (--timeout): {} received",
+                    secs(t),
+                    replies(printed)
+                )));
+            }
+        } else if since.elapsed() >= QUIET
+            || timeout.is_some_and(|t| sent_at.elapsed() >= t.max(QUIET))
+        {
+            // Done; the peer is quiet, or has had --timeout to close.
+            return Ok(Status::from_errors(dropped));
+        }
+    }
+}
