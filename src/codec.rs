@@ -169,13 +169,19 @@ accessors!(FrameCodec);
 accessors!(PayloadCodec);
 
 /// A decoded frame, or the report of a dropped one, as the item of
-/// [`FrameCodec`]; a fatal error as its `Err`.
+/// [`FrameCodec`]; a fatal error as its `Err`. When more bytes are needed,
+/// room for them is made first ([`FrameDecoder::make_room`]).
 fn split_fatal(
     r: Result<Option<Frame>, DecodeError>,
+    decoder: &FrameDecoder,
+    src: &mut BytesMut,
 ) -> Result<Option<Result<Frame, DecodeError>>, Error> {
     match r {
         Ok(Some(frame)) => Ok(Some(Ok(frame))),
-        Ok(None) => Ok(None),
+        Ok(None) => {
+            decoder.make_room(src);
+            Ok(None)
+        }
         Err(e) if !e.is_fatal() => Ok(Some(Err(e))),
         Err(e) => Err(Error::Decode(e)),
     }
@@ -186,11 +192,11 @@ impl Decoder for FrameCodec {
     type Error = Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
-        split_fatal(self.decoder.decode(src))
+        split_fatal(self.decoder.decode(src), &self.decoder, src)
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
-        split_fatal(self.decoder.decode_eof(src))
+        split_fatal(self.decoder.decode_eof(src), &self.decoder, src)
     }
 }
 
@@ -223,8 +229,13 @@ impl Decoder for PayloadCodec {
     type Error = io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-        self.decoder
-            .decode_as(src, |_, payload| payload, |e| Err(Error::Decode(e).into()))
+        let r = self
+            .decoder
+            .decode_as(src, |_, payload| payload, |e| Err(Error::Decode(e).into()));
+        if let Ok(None) = r {
+            self.decoder.make_room(src);
+        }
+        r
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
