@@ -173,7 +173,7 @@ accessors!(PayloadCodec);
 /// room for them is made first ([`FrameDecoder::make_room`]).
 fn split_fatal(
     r: Result<Option<Frame>, DecodeError>,
-    decoder: &FrameDecoder,
+    decoder: &mut FrameDecoder,
     src: &mut BytesMut,
 ) -> Result<Option<Result<Frame, DecodeError>>, Error> {
     match r {
@@ -192,11 +192,13 @@ impl Decoder for FrameCodec {
     type Error = Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
-        split_fatal(self.decoder.decode(src), &self.decoder, src)
+        let r = self.decoder.decode(src);
+        split_fatal(r, &mut self.decoder, src)
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
-        split_fatal(self.decoder.decode_eof(src), &self.decoder, src)
+        let r = self.decoder.decode_eof(src);
+        split_fatal(r, &mut self.decoder, src)
     }
 }
 

@@ -23,10 +23,13 @@ enum State {
     Head,
     /// A verified header was consumed; waiting for its payload, in the
     /// caller's buffer (`body: None`) or, for a reader that reads a large
-    /// payload straight into the frame's own buffer, in `body`.
+    /// payload straight into the frame's own buffer, in `body`. `running`:
+    /// the payload CRC over the bytes received so far, computed as they
+    /// arrive (see [`FrameDecoder::make_room`]).
     Payload {
         header: Header,
         body: Option<Vec<u8>>,
+        running: Option<Running>,
     },
     /// A fatal error happened: the decoder repeats it on every call.
     Failed(DecodeError),
@@ -200,7 +203,11 @@ impl FrameDecoder {
                 Ok(None) => return Ok(None),
                 Err(e) => return fail(e),
             },
-            State::Payload { header, body: None } => *header,
+            State::Payload {
+                header,
+                body: None,
+                running: None,
+            } => *header,
             _ => {
                 return match self.decode_other(src) {
                     Ok(frame) => Ok(frame.map(|(f, p)| make(f, p))),
@@ -212,7 +219,11 @@ impl FrameDecoder {
         if src.len() < len {
             // Nothing is reserved for the declared length: the caller's
             // buffer grows with the bytes that actually arrive.
-            self.state = State::Payload { header, body: None };
+            self.state = State::Payload {
+                header,
+                body: None,
+                running: None,
+            };
             return Ok(None);
         }
         let payload = src.split_to(len);
@@ -232,10 +243,40 @@ impl FrameDecoder {
     ) -> Result<Option<(Flags, BytesMut)>, DecodeError> {
         match &mut self.state {
             // Taken by `decode_as`.
-            State::Head | State::Payload { body: None, .. } => Ok(None),
+            State::Head
+            | State::Payload {
+                body: None,
+                running: None,
+                ..
+            } => Ok(None),
+            State::Payload {
+                header,
+                body: None,
+                running: Some(running),
+            } => {
+                // A payload whose CRC was computed as it arrived.
+                let len = header.len as usize;
+                if src.len() < len {
+                    return Ok(None);
+                }
+                let header = *header;
+                let actual = running.finish(src.get(..len).unwrap_or_default());
+                let payload = src.split_to(len);
+                self.state = State::Head;
+                self.position += len as u64;
+                if actual != header.payload_crc {
+                    return Err(DecodeError::PayloadChecksum {
+                        expected: header.payload_crc,
+                        actual,
+                        len: header.len,
+                    });
+                }
+                Ok(Some((header.flags, payload)))
+            }
             State::Payload {
                 header,
                 body: Some(body),
+                ..
             } => {
                 // A payload being received into its own buffer: whatever
                 // the caller put in `src` meanwhile belongs to it first.
@@ -312,7 +353,11 @@ impl FrameDecoder {
         }
         match self.check_head(front) {
             Ok(Some(header)) => {
-                self.state = State::Payload { header, body: None };
+                self.state = State::Payload {
+                    header,
+                    body: None,
+                    running: None,
+                };
                 Ok(true)
             }
             Ok(None) => Ok(false),
@@ -387,7 +432,7 @@ impl FrameDecoder {
                 part: FramePart::Header,
                 missing: missing(HEADER_LEN, src.len()),
             },
-            State::Payload { header, body } => DecodeError::Truncated {
+            State::Payload { header, body, .. } => DecodeError::Truncated {
                 part: FramePart::Payload,
                 missing: missing(
                     header.len as usize,
@@ -448,7 +493,7 @@ impl FrameDecoder {
     pub(crate) fn bytes_missing(&self, buffered: usize) -> usize {
         match &self.state {
             State::Head => HEADER_LEN.saturating_sub(buffered).max(1),
-            State::Payload { header, body } => (header.len as usize)
+            State::Payload { header, body, .. } => (header.len as usize)
                 .saturating_sub(buffered + body.as_ref().map_or(0, Vec::len))
                 .max(1),
             State::Failed(_) | State::Scan(_) => 1,
@@ -478,21 +523,47 @@ impl FrameDecoder {
     ///
     /// What this reserves ahead of the received bytes is at most
     /// `max(received, 64 KiB)`: memory follows what actually arrived.
-    pub(crate) fn make_room(&self, src: &mut BytesMut) {
-        let State::Payload { header, body: None } = &self.state else {
+    ///
+    /// It also computes the CRC of a payload of 64 KiB or more over the
+    /// bytes that have arrived since the last call, while the read has
+    /// just left them in the cache, instead of over the whole payload once
+    /// it is complete.
+    pub(crate) fn make_room(&mut self, src: &mut BytesMut) {
+        let large = match &mut self.state {
+            State::Payload {
+                header,
+                body: None,
+                running,
+            } if header.len as usize >= LARGE_PAYLOAD => Some((header.len as usize, running)),
+            _ => None,
+        };
+        let Some((len, running)) = large else {
+            // Between frames (or in a small one): a buffer that `split_off`
+            // below left exactly full gets room for a read (`FramedRead`
+            // would ask for one byte, and get exactly one).
+            if src.len() == src.capacity() {
+                src.reserve(MIN_READ);
+            }
             return;
         };
         let have = src.len();
-        let missing = (header.len as usize).saturating_sub(have);
+        running.get_or_insert_with(Running::new).update(src);
+        let missing = len.saturating_sub(have);
         let ahead = src.capacity().saturating_sub(have);
-        if ahead >= missing || src.try_reclaim(missing) {
+        if ahead < missing && !src.try_reclaim(missing) {
+            let step = have.max(PAYLOAD_STEP);
+            if ahead >= 2 * step {
+                let mut own = BytesMut::with_capacity(have + step.min(missing));
+                own.extend_from_slice(src);
+                *src = own;
+            }
             return;
         }
-        let step = have.max(PAYLOAD_STEP);
-        if ahead >= 2 * step {
-            let mut own = BytesMut::with_capacity(have + step.min(missing));
-            own.extend_from_slice(src);
-            *src = own;
+        // The rest fits: reads stop at the frame's end, so that the next
+        // frame starts in a read of its own, near the front of a buffer,
+        // instead of behind bytes that a long read ran ahead.
+        if src.capacity() > len {
+            drop(src.split_off(len));
         }
     }
 
@@ -511,7 +582,7 @@ impl FrameDecoder {
         threshold: usize,
         initial: usize,
     ) -> Option<(&mut Vec<u8>, usize)> {
-        let State::Payload { header, body } = &mut self.state else {
+        let State::Payload { header, body, .. } = &mut self.state else {
             return None;
         };
         let len = header.len as usize;
@@ -534,7 +605,7 @@ impl FrameDecoder {
     /// front of `src`, so that `src` starts at the frame boundary again,
     /// and forgets the frame. For handing a stream to another reader.
     pub(crate) fn unconsume(&mut self, src: BytesMut) -> BytesMut {
-        let State::Payload { header, body } = &mut self.state else {
+        let State::Payload { header, body, .. } = &mut self.state else {
             return src;
         };
         let body = body.take().unwrap_or_default();
@@ -545,6 +616,45 @@ impl FrameDecoder {
         self.position = self.frame_offset;
         self.state = State::Head;
         out
+    }
+}
+
+/// Payloads at least this long are received by the tokio codecs as
+/// [`FrameDecoder::make_room`] describes: room made before their bytes
+/// arrive, reads that stop at their end, and a CRC computed as they arrive.
+const LARGE_PAYLOAD: usize = 64 * 1024;
+
+/// The room [`FrameDecoder::make_room`] gives a buffer left exactly full.
+const MIN_READ: usize = 8 * 1024;
+
+/// A payload CRC over the first `done` bytes of a payload in progress.
+#[derive(Debug, Clone)]
+struct Running {
+    hasher: crc32fast::Hasher,
+    done: usize,
+}
+
+impl Running {
+    fn new() -> Running {
+        Running {
+            hasher: crc32fast::Hasher::new(),
+            done: 0,
+        }
+    }
+
+    /// Adds the bytes of `payload` (the payload's received prefix) not yet
+    /// added.
+    fn update(&mut self, payload: &[u8]) {
+        if let Some(new) = payload.get(self.done..) {
+            self.hasher.update(new);
+            self.done = payload.len();
+        }
+    }
+
+    /// The CRC of `payload`, the complete payload.
+    fn finish(&mut self, payload: &[u8]) -> u32 {
+        self.update(payload);
+        self.hasher.clone().finalize()
     }
 }
 
