@@ -173,7 +173,7 @@ accessors!(PayloadCodec);
 /// room for them is made first ([`FrameDecoder::make_room`]).
 fn split_fatal(
     r: Result<Option<Frame>, DecodeError>,
-    decoder: &mut FrameDecoder,
+    decoder: &FrameDecoder,
     src: &mut BytesMut,
 ) -> Result<Option<Result<Frame, DecodeError>>, Error> {
     match r {
@@ -193,12 +193,12 @@ impl Decoder for FrameCodec {
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
         let r = self.decoder.decode(src);
-        split_fatal(r, &mut self.decoder, src)
+        split_fatal(r, &self.decoder, src)
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
         let r = self.decoder.decode_eof(src);
-        split_fatal(r, &mut self.decoder, src)
+        split_fatal(r, &self.decoder, src)
     }
 }
 

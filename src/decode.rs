@@ -23,13 +23,10 @@ enum State {
     Head,
     /// A verified header was consumed; waiting for its payload, in the
     /// caller's buffer (`body: None`) or, for a reader that reads a large
-    /// payload straight into the frame's own buffer, in `body`. `running`:
-    /// the payload CRC over the bytes received so far, computed as they
-    /// arrive (see [`FrameDecoder::make_room`]).
+    /// payload straight into the frame's own buffer, in `body`.
     Payload {
         header: Header,
         body: Option<Vec<u8>>,
-        running: Option<Running>,
     },
     /// A fatal error happened: the decoder repeats it on every call.
     Failed(DecodeError),
@@ -203,11 +200,7 @@ impl FrameDecoder {
                 Ok(None) => return Ok(None),
                 Err(e) => return fail(e),
             },
-            State::Payload {
-                header,
-                body: None,
-                running: None,
-            } => *header,
+            State::Payload { header, body: None } => *header,
             _ => {
                 return match self.decode_other(src) {
                     Ok(frame) => Ok(frame.map(|(f, p)| make(f, p))),
@@ -219,11 +212,7 @@ impl FrameDecoder {
         if src.len() < len {
             // Nothing is reserved for the declared length: the caller's
             // buffer grows with the bytes that actually arrive.
-            self.state = State::Payload {
-                header,
-                body: None,
-                running: None,
-            };
+            self.state = State::Payload { header, body: None };
             return Ok(None);
         }
         let payload = src.split_to(len);
@@ -243,40 +232,10 @@ impl FrameDecoder {
     ) -> Result<Option<(Flags, BytesMut)>, DecodeError> {
         match &mut self.state {
             // Taken by `decode_as`.
-            State::Head
-            | State::Payload {
-                body: None,
-                running: None,
-                ..
-            } => Ok(None),
-            State::Payload {
-                header,
-                body: None,
-                running: Some(running),
-            } => {
-                // A payload whose CRC was computed as it arrived.
-                let len = header.len as usize;
-                if src.len() < len {
-                    return Ok(None);
-                }
-                let header = *header;
-                let actual = running.finish(src.get(..len).unwrap_or_default());
-                let payload = src.split_to(len);
-                self.state = State::Head;
-                self.position += len as u64;
-                if actual != header.payload_crc {
-                    return Err(DecodeError::PayloadChecksum {
-                        expected: header.payload_crc,
-                        actual,
-                        len: header.len,
-                    });
-                }
-                Ok(Some((header.flags, payload)))
-            }
+            State::Head | State::Payload { body: None, .. } => Ok(None),
             State::Payload {
                 header,
                 body: Some(body),
-                ..
             } => {
                 // A payload being received into its own buffer: whatever
                 // the caller put in `src` meanwhile belongs to it first.
@@ -353,11 +312,7 @@ impl FrameDecoder {
         }
         match self.check_head(front) {
             Ok(Some(header)) => {
-                self.state = State::Payload {
-                    header,
-                    body: None,
-                    running: None,
-                };
+                self.state = State::Payload { header, body: None };
                 Ok(true)
             }
             Ok(None) => Ok(false),
@@ -432,7 +387,7 @@ impl FrameDecoder {
                 part: FramePart::Header,
                 missing: missing(HEADER_LEN, src.len()),
             },
-            State::Payload { header, body, .. } => DecodeError::Truncated {
+            State::Payload { header, body } => DecodeError::Truncated {
                 part: FramePart::Payload,
                 missing: missing(
                     header.len as usize,
@@ -493,51 +448,49 @@ impl FrameDecoder {
     pub(crate) fn bytes_missing(&self, buffered: usize) -> usize {
         match &self.state {
             State::Head => HEADER_LEN.saturating_sub(buffered).max(1),
-            State::Payload { header, body, .. } => (header.len as usize)
+            State::Payload { header, body } => (header.len as usize)
                 .saturating_sub(buffered + body.as_ref().map_or(0, Vec::len))
                 .max(1),
             State::Failed(_) | State::Scan(_) => 1,
         }
     }
 
-    /// For the tokio codecs, after `decode` found the payload of a verified
-    /// header incomplete in `src` (which then starts with that payload):
-    /// makes sure the rest of the payload will arrive without large moves
-    /// inside `src`, and without trusting the declared length.
+    /// For the tokio codecs, after `decode` found no frame in `src`: room
+    /// for what comes next, without large moves inside `src` and without
+    /// trusting a declared length.
     ///
-    /// `FramedRead` reads into `src`'s spare room and, once it is full,
-    /// grows it by one byte's worth (`BytesMut` then doubles the buffer, or
-    /// moves the unconsumed bytes to its front, or copies them into a new
-    /// buffer if frames still share the old one). Left alone, a large
+    /// `FramedRead` reads into all of `src`'s spare room and, once it is
+    /// full, grows it by one byte's worth (`BytesMut` then doubles the
+    /// buffer, moves the unconsumed bytes to its front, or copies them into
+    /// a new buffer if frames still share the old one). Left alone, a large
     /// payload that starts late in a big reused buffer fills the room
-    /// behind it and is then moved whole: about one byte moved per payload
-    /// byte at 1 MiB to 8 MiB (benches/read_memory.sh). So, while few of its
-    /// bytes have arrived:
-    /// - if the rest fits where it is, nothing is done;
+    /// behind it and is then moved whole, and a long read runs far into the
+    /// next frame, which must be moved in turn: about one byte moved per
+    /// payload byte (benches/read_memory.sh). So, for a payload of 64 KiB
+    /// or more (`src` then starts with its bytes received so far):
     /// - if `src` is not shared and its allocation can hold the whole frame
-    ///   from its front, the bytes received are moved there (no allocation);
-    /// - if `src` has far more room than the payload's bytes so far justify
-    ///   (at least twice `max(received, 64 KiB)`), the payload moves to a
-    ///   buffer of its own, of `received + min(missing, max(received, 64 KiB))`
-    ///   bytes, which then grows by doubling (`realloc`) as bytes arrive.
+    ///   from its front, the bytes received are moved there now, while they
+    ///   are few (`try_reclaim`: no allocation);
+    /// - else, if `src` has far more room than the payload's bytes so far
+    ///   justify (at least twice `max(received, 64 KiB)`), the payload moves
+    ///   to a buffer of its own, of `received + min(missing, max(received,
+    ///   64 KiB))` bytes, which then grows by doubling (`realloc`) as bytes
+    ///   arrive;
+    /// - once the rest fits, `src` ends at the frame's end (`split_off`), so
+    ///   that reads stop there and the next frame starts in a read of its
+    ///   own.
     ///
-    /// What this reserves ahead of the received bytes is at most
+    /// Between frames, a buffer left exactly full gets room for an 8 KiB
+    /// read. What this reserves ahead of the received bytes is at most
     /// `max(received, 64 KiB)`: memory follows what actually arrived.
-    ///
-    /// It also computes the CRC of a payload of 64 KiB or more over the
-    /// bytes that have arrived since the last call, while the read has
-    /// just left them in the cache, instead of over the whole payload once
-    /// it is complete.
-    pub(crate) fn make_room(&mut self, src: &mut BytesMut) {
-        let large = match &mut self.state {
-            State::Payload {
-                header,
-                body: None,
-                running,
-            } if header.len as usize >= LARGE_PAYLOAD => Some((header.len as usize, running)),
+    pub(crate) fn make_room(&self, src: &mut BytesMut) {
+        let large = match &self.state {
+            State::Payload { header, body: None } if header.len as usize >= LARGE_PAYLOAD => {
+                Some(header.len as usize)
+            }
             _ => None,
         };
-        let Some((len, running)) = large else {
+        let Some(len) = large else {
             // Between frames (or in a small one): a buffer that `split_off`
             // below left exactly full gets room for a read (`FramedRead`
             // would ask for one byte, and get exactly one).
@@ -547,7 +500,6 @@ impl FrameDecoder {
             return;
         };
         let have = src.len();
-        running.get_or_insert_with(Running::new).update(src);
         let missing = len.saturating_sub(have);
         let ahead = src.capacity().saturating_sub(have);
         if ahead < missing && !src.try_reclaim(missing) {
@@ -582,7 +534,7 @@ impl FrameDecoder {
         threshold: usize,
         initial: usize,
     ) -> Option<(&mut Vec<u8>, usize)> {
-        let State::Payload { header, body, .. } = &mut self.state else {
+        let State::Payload { header, body } = &mut self.state else {
             return None;
         };
         let len = header.len as usize;
@@ -605,7 +557,7 @@ impl FrameDecoder {
     /// front of `src`, so that `src` starts at the frame boundary again,
     /// and forgets the frame. For handing a stream to another reader.
     pub(crate) fn unconsume(&mut self, src: BytesMut) -> BytesMut {
-        let State::Payload { header, body, .. } = &mut self.state else {
+        let State::Payload { header, body } = &mut self.state else {
             return src;
         };
         let body = body.take().unwrap_or_default();
@@ -621,42 +573,11 @@ impl FrameDecoder {
 
 /// Payloads at least this long are received by the tokio codecs as
 /// [`FrameDecoder::make_room`] describes: room made before their bytes
-/// arrive, reads that stop at their end, and a CRC computed as they arrive.
+/// arrive and reads that stop at their end.
 const LARGE_PAYLOAD: usize = 64 * 1024;
 
 /// The room [`FrameDecoder::make_room`] gives a buffer left exactly full.
 const MIN_READ: usize = 8 * 1024;
-
-/// A payload CRC over the first `done` bytes of a payload in progress.
-#[derive(Debug, Clone)]
-struct Running {
-    hasher: crc32fast::Hasher,
-    done: usize,
-}
-
-impl Running {
-    fn new() -> Running {
-        Running {
-            hasher: crc32fast::Hasher::new(),
-            done: 0,
-        }
-    }
-
-    /// Adds the bytes of `payload` (the payload's received prefix) not yet
-    /// added.
-    fn update(&mut self, payload: &[u8]) {
-        if let Some(new) = payload.get(self.done..) {
-            self.hasher.update(new);
-            self.done = payload.len();
-        }
-    }
-
-    /// The CRC of `payload`, the complete payload.
-    fn finish(&mut self, payload: &[u8]) -> u32 {
-        self.update(payload);
-        self.hasher.clone().finalize()
-    }
-}
 
 /// [`FrameDecoder::make_room`] reserves at most `max(received, PAYLOAD_STEP)`
 /// ahead of the payload bytes received.
