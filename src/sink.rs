@@ -22,7 +22,7 @@ use crate::{
 /// their header (one contiguous write for many small frames); longer ones
 /// are queued as they are and written from their own memory. Chosen by
 /// measurement (BENCHMARKS.md, "FrameSink: the copy threshold").
-pub(crate) const COPY_THRESHOLD: usize = 4 * 1024;
+pub(crate) const COPY_THRESHOLD: usize = 2 * 1024;
 
 /// The write buffer's initial capacity and the default backpressure
 /// boundary, as tokio-util's `FramedWrite`.
@@ -38,10 +38,10 @@ const MAX_SLICES: usize = 64;
 ///
 /// tokio-util's `Encoder` must copy every payload into the write buffer
 /// (tokio-rs/tokio#4122). `FrameSink` takes [`Bytes`] (or a [`Frame`])
-/// instead and keeps a payload longer than 4 KiB as it is: its header goes
+/// instead and keeps a payload longer than 2 KiB as it is: its header goes
 /// into the write buffer, and header and payload are written together with
 /// `poll_write_vectored`, straight from the payload's memory. Payloads up to
-/// 4 KiB are copied behind their header, so that many small frames still go
+/// 2 KiB are copied behind their header, so that many small frames still go
 /// out in one write. The bytes on the wire are exactly those of
 /// [`FrameCodec`](crate::FrameCodec), [`FrameWriter`](crate::FrameWriter)
 /// or [`write_frame`](crate::write_frame).

@@ -136,15 +136,16 @@ fn payload(len: usize, seed: u8) -> Bytes {
         .into()
 }
 
-/// Sizes on both sides of the copy threshold (4 KiB) and large ones.
+/// Sizes on both sides of the copy threshold (2 KiB) and large ones.
 fn payloads() -> Vec<Bytes> {
     [
         0,
         1,
         100,
-        4095,
+        2047,
+        2048,
+        2049,
         4096,
-        4097,
         3,
         65_536,
         10,
