@@ -574,14 +574,25 @@ impl FrameDecoder {
 /// Payloads at least this long are received by the tokio codecs as
 /// [`FrameDecoder::make_room`] describes: room made before their bytes
 /// arrive and reads that stop at their end.
+#[cfg(not(fuzzing))]
 const LARGE_PAYLOAD: usize = 64 * 1024;
-
 /// The room [`FrameDecoder::make_room`] gives a buffer left exactly full.
+#[cfg(not(fuzzing))]
 const MIN_READ: usize = 8 * 1024;
-
 /// [`FrameDecoder::make_room`] reserves at most `max(received, PAYLOAD_STEP)`
 /// ahead of the payload bytes received.
+#[cfg(not(fuzzing))]
 const PAYLOAD_STEP: usize = 64 * 1024;
+
+// Fuzz inputs are small: under `cargo fuzz` the codecs' large-payload path
+// starts at 64 bytes, so that the differential target reaches it (as
+// FrameReader's direct path does).
+#[cfg(fuzzing)]
+const LARGE_PAYLOAD: usize = 64;
+#[cfg(fuzzing)]
+const MIN_READ: usize = 16;
+#[cfg(fuzzing)]
+const PAYLOAD_STEP: usize = 64;
 
 /// `need - have`, as the `u32` of a `Truncated` error (a frame is at most
 /// `16 + u32::MAX` bytes, and each part at most `u32::MAX`).
