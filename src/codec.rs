@@ -65,7 +65,7 @@ use crate::{
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FrameCodec {
     decoder: FrameDecoder,
 }
@@ -101,13 +101,19 @@ pub struct FrameCodec {
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PayloadCodec {
     decoder: FrameDecoder,
 }
 
 macro_rules! accessors {
     ($codec:ident) => {
+        impl Default for $codec {
+            fn default() -> Self {
+                Self::with_config(Config::default())
+            }
+        }
+
         impl $codec {
             /// A codec with the default [`Config`] (8 MiB limits).
             pub fn new() -> Self {
@@ -117,7 +123,7 @@ macro_rules! accessors {
             /// A codec with the given settings.
             pub fn with_config(config: Config) -> Self {
                 $codec {
-                    decoder: FrameDecoder::with_config(config),
+                    decoder: FrameDecoder::for_codec(config),
                 }
             }
 
@@ -169,19 +175,13 @@ accessors!(FrameCodec);
 accessors!(PayloadCodec);
 
 /// A decoded frame, or the report of a dropped one, as the item of
-/// [`FrameCodec`]; a fatal error as its `Err`. When more bytes are needed,
-/// room for them is made first ([`FrameDecoder::make_room`]).
+/// [`FrameCodec`]; a fatal error as its `Err`.
 fn split_fatal(
     r: Result<Option<Frame>, DecodeError>,
-    decoder: &FrameDecoder,
-    src: &mut BytesMut,
 ) -> Result<Option<Result<Frame, DecodeError>>, Error> {
     match r {
         Ok(Some(frame)) => Ok(Some(Ok(frame))),
-        Ok(None) => {
-            decoder.make_room(src);
-            Ok(None)
-        }
+        Ok(None) => Ok(None),
         Err(e) if !e.is_fatal() => Ok(Some(Err(e))),
         Err(e) => Err(Error::Decode(e)),
     }
@@ -192,13 +192,11 @@ impl Decoder for FrameCodec {
     type Error = Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
-        let r = self.decoder.decode(src);
-        split_fatal(r, &self.decoder, src)
+        split_fatal(self.decoder.decode(src))
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
-        let r = self.decoder.decode_eof(src);
-        split_fatal(r, &self.decoder, src)
+        split_fatal(self.decoder.decode_eof(src))
     }
 }
 
@@ -231,13 +229,8 @@ impl Decoder for PayloadCodec {
     type Error = io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-        let r = self
-            .decoder
-            .decode_as(src, |_, payload| payload, |e| Err(Error::Decode(e).into()));
-        if let Ok(None) = r {
-            self.decoder.make_room(src);
-        }
-        r
+        self.decoder
+            .decode_as(src, |_, payload| payload, |e| Err(Error::Decode(e).into()))
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {

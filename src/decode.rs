@@ -89,6 +89,10 @@ pub struct FrameDecoder {
     head_started: bool,
     /// Recovery mode: candidate headers examined while scanning.
     scan_candidates: u64,
+    /// Set for the tokio codecs, whose caller (`FramedRead`) reads into
+    /// `src`'s spare room: [`make_room`](Self::make_room) runs whenever
+    /// more bytes are needed.
+    for_codec: bool,
 }
 
 impl Default for FrameDecoder {
@@ -112,6 +116,17 @@ impl FrameDecoder {
             frame_offset: 0,
             head_started: false,
             scan_candidates: 0,
+            for_codec: false,
+        }
+    }
+
+    /// The decoder of the tokio codecs: [`make_room`](Self::make_room) runs
+    /// whenever more bytes are needed.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn for_codec(config: Config) -> Self {
+        FrameDecoder {
+            for_codec: true,
+            ..FrameDecoder::with_config(config)
         }
     }
 
@@ -197,7 +212,12 @@ impl FrameDecoder {
         let header = match &self.state {
             State::Head => match self.head(src) {
                 Ok(Some(header)) => header,
-                Ok(None) => return Ok(None),
+                Ok(None) => {
+                    if self.for_codec {
+                        self.make_room(src);
+                    }
+                    return Ok(None);
+                }
                 Err(e) => return fail(e),
             },
             State::Payload { header, body: None } => *header,
@@ -213,6 +233,9 @@ impl FrameDecoder {
             // Nothing is reserved for the declared length: the caller's
             // buffer grows with the bytes that actually arrive.
             self.state = State::Payload { header, body: None };
+            if self.for_codec {
+                self.make_room(src);
+            }
             return Ok(None);
         }
         let payload = src.split_to(len);
@@ -455,7 +478,7 @@ impl FrameDecoder {
         }
     }
 
-    /// For the tokio codecs, after `decode` found no frame in `src`: room
+    /// For the tokio codecs, when `decode` needs more bytes in `src`: room
     /// for what comes next, without large moves inside `src` and without
     /// trusting a declared length.
     ///
@@ -483,7 +506,9 @@ impl FrameDecoder {
     /// Between frames, a buffer left exactly full gets room for an 8 KiB
     /// read. What this reserves ahead of the received bytes is at most
     /// `max(received, 64 KiB)`: memory follows what actually arrived.
-    pub(crate) fn make_room(&self, src: &mut BytesMut) {
+    #[cold]
+    #[inline(never)]
+    fn make_room(&self, src: &mut BytesMut) {
         let large = match &self.state {
             State::Payload { header, body: None } if header.len as usize >= LARGE_PAYLOAD => {
                 Some(header.len as usize)
