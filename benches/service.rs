@@ -316,7 +316,7 @@ fn main() {
             }
         }
         "service" => {
-            let (clients, frames) = (64, 200);
+            let (clients, frames) = (64, 1000);
             let label = format!("service {clients} clients × {frames} round trips");
             table(&label, reps, |m| {
                 bounded(Box::pin(service_run(m, clients, frames)))
@@ -334,6 +334,13 @@ fn main() {
             let rate = bounded(Box::pin(stream_run(mode, size, n)));
             println!("| one {size} B × {n} | {} | {rate:.0} | | | |", name(mode));
         }
-        other => eprintln!("unknown {other:?}: stream, service or one"),
+        // `one-service MODE`: one service run.
+        "one-service" => {
+            let m = args.get(1).and_then(|a| a.parse::<usize>().ok()).unwrap_or(0);
+            let mode = MODES[m.min(MODES.len() - 1)];
+            let rate = bounded(Box::pin(service_run(mode, 64, 1000)));
+            println!("| one service | {} | {rate:.0} | | | |", name(mode));
+        }
+        other => eprintln!("unknown {other:?}: stream, service, one or one-service"),
     }
 }
