@@ -46,7 +46,9 @@ const MAX_SLICES: usize = 64;
 /// [`FrameCodec`](crate::FrameCodec), [`FrameWriter`](crate::FrameWriter)
 /// or [`write_frame`](crate::write_frame).
 ///
-/// **Same rules as `FramedWrite`.** [`poll_ready`](Sink::poll_ready)
+/// # Backpressure, flushing, closing
+///
+/// The same rules as `FramedWrite`: [`poll_ready`](Sink::poll_ready)
 /// writes out the queued bytes once they reach the
 /// [backpressure boundary](Self::set_backpressure_boundary) (8 KiB by
 /// default, counting queued payloads), so memory stays bounded;
@@ -55,7 +57,9 @@ const MAX_SLICES: usize = 64;
 /// [`poll_close`](Sink::poll_close) flushes, then shuts the writer down.
 /// Dropping the sink does not flush: frames still queued are lost.
 ///
-/// **Errors.** A payload over
+/// # Errors
+///
+/// A payload over
 /// [`max_write_frame_len`](Config::max_write_frame_len), or a [`Frame`]
 /// with flags set, is refused by `start_send` with [`Error::Encode`] before
 /// anything is queued; the sink stays usable. A write or flush that fails
@@ -68,7 +72,9 @@ const MAX_SLICES: usize = 64;
 /// [`Error::Io`], and every later call fails with [`Error::WriterPoisoned`]
 /// without writing another byte — no frame can follow half a frame.
 ///
-/// **Cancel safety.** Every method keeps its progress in the sink, so a
+/// # Cancel safety
+///
+/// Every method keeps its progress in the sink, so a
 /// future driving it (`SinkExt::send`, `feed`, `flush`) may be dropped at
 /// any await point, e.g. by `tokio::time::timeout`: a frame is queued whole
 /// or not at all (it is queued once `start_send` has returned `Ok`), and
@@ -77,7 +83,13 @@ const MAX_SLICES: usize = 64;
 /// drops that frame; one dropped during its flush leaves the frame queued.
 ///
 /// The writer must be [`Unpin`] (a `TcpStream`, its write half, a
-/// `DuplexStream`...); pin others with `Box::pin`.
+/// `DuplexStream`...); pin others with `Box::pin`. `FrameSink` implements
+/// both `Sink<Bytes>` and `Sink<Frame>`, so name the item type where it is
+/// not implied by an argument: `SinkExt::<Bytes>::flush(&mut sink)`.
+///
+/// # Examples
+///
+/// A small frame and a 1 MiB one, read back with `FrameCodec`:
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -101,6 +113,26 @@ const MAX_SLICES: usize = 64;
 /// assert_eq!(rx.next().await.unwrap()?.unwrap().len(), 1 << 20);
 /// sender.await.unwrap()?;
 /// # Ok(())
+/// # }
+/// ```
+///
+/// A refused frame is not queued, and the sink stays usable:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use bytes::Bytes;
+/// use futures::SinkExt;
+/// use lpframe::{Config, EncodeError, Error, FrameSink};
+///
+/// let config = Config::new().max_write_frame_len(1024);
+/// let mut sink = FrameSink::with_config(Vec::new(), config);
+/// let err = sink.send(Bytes::from(vec![0u8; 2000])).await.unwrap_err();
+/// assert!(matches!(err, Error::Encode(EncodeError::TooLarge { len: 2000, max: 1024 })));
+/// assert_eq!(sink.queued(), 0); // nothing was queued
+/// sink.send(Bytes::from_static(b"fits")).await.unwrap();
+/// assert_eq!(sink.get_ref().len(), 16 + 4);
+/// assert!(!sink.is_poisoned());
 /// # }
 /// ```
 pub struct FrameSink<W> {
