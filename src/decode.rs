@@ -528,11 +528,15 @@ impl FrameDecoder {
         let missing = len.saturating_sub(have);
         let ahead = src.capacity().saturating_sub(have);
         if ahead < missing && !src.try_reclaim(missing) {
-            let step = have.max(PAYLOAD_STEP);
+            let step = have.max(PAYLOAD_STEP).min(missing);
             if ahead >= 2 * step {
-                let mut own = BytesMut::with_capacity(have + step.min(missing));
+                let mut own = BytesMut::with_capacity(have + step);
                 own.extend_from_slice(src);
                 *src = own;
+            } else if ahead < MIN_READ.min(have) {
+                // Nearly full: grow by what has arrived (at least 64 KiB,
+                // at most what is missing), not by doubling the buffer.
+                src.reserve(step);
             }
             return;
         }
