@@ -495,10 +495,14 @@ impl FrameDecoder {
     ///   from its front, the bytes received are moved there now, while they
     ///   are few (`try_reclaim`: no allocation);
     /// - else, if `src` has far more room than the payload's bytes so far
-    ///   justify (at least twice `max(received, 64 KiB)`), the payload moves
-    ///   to a buffer of its own, of `received + min(missing, max(received,
-    ///   64 KiB))` bytes, which then grows by doubling (`realloc`) as bytes
-    ///   arrive;
+    ///   justify (at least twice `step = min(missing, max(received,
+    ///   64 KiB))`), the payload moves to a buffer of its own of `received +
+    ///   step` bytes;
+    /// - else, once `src` is nearly full (less room than 8 KiB and than the
+    ///   bytes received), it grows by `step` (`reserve`: a `realloc` of an
+    ///   unshared buffer), not by `FramedRead`'s doubling of the whole
+    ///   buffer — a 64 KiB payload gets a 64 KiB buffer, not one of 128 KiB
+    ///   (over glibc's mmap threshold: fresh pages, page faults);
     /// - once the rest fits, `src` ends at the frame's end (`split_off`), so
     ///   that reads stop there and the next frame starts in a read of its
     ///   own.
