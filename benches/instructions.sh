@@ -26,3 +26,14 @@ for size in 16 64 1024; do
   for m in $modes; do row="$row $(per_frame $m $size) |"; done
   echo "$row"
 done
+# Writing through a Sink into a writer that copies what it is given (as the
+# kernel does): FramedWrite + FrameCodec, FrameSink, FramedWrite + LDC.
+modes="lpf-framed-write lpf-sink ldc-framed-write"
+echo
+echo "| payload | $(echo $modes | sed 's/ / | /g') |"
+echo "|---|$(for m in $modes; do printf -- '---|'; done)"
+for size in 16 64 1024 4096 65536; do
+  row="| $size B |"
+  for m in $modes; do row="$row $(per_frame $m $size) |"; done
+  echo "$row"
+done

@@ -154,7 +154,7 @@ use crate::{
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FrameCodec {
     decoder: FrameDecoder,
 }
@@ -190,13 +190,19 @@ pub struct FrameCodec {
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PayloadCodec {
     decoder: FrameDecoder,
 }
 
 macro_rules! accessors {
     ($codec:ident) => {
+        impl Default for $codec {
+            fn default() -> Self {
+                Self::with_config(Config::default())
+            }
+        }
+
         impl $codec {
             /// A codec with the default [`Config`] (8 MiB limits).
             pub fn new() -> Self {
@@ -221,7 +227,7 @@ macro_rules! accessors {
             /// ```
             pub fn with_config(config: Config) -> Self {
                 $codec {
-                    decoder: FrameDecoder::with_config(config),
+                    decoder: FrameDecoder::for_codec(config),
                 }
             }
 

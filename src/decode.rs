@@ -89,6 +89,10 @@ pub struct FrameDecoder {
     head_started: bool,
     /// Recovery mode: candidate headers examined while scanning.
     scan_candidates: u64,
+    /// Set for the tokio codecs, whose caller (`FramedRead`) reads into
+    /// `src`'s spare room: [`make_room`](Self::make_room) runs whenever
+    /// more bytes are needed.
+    for_codec: bool,
 }
 
 impl Default for FrameDecoder {
@@ -112,6 +116,17 @@ impl FrameDecoder {
             frame_offset: 0,
             head_started: false,
             scan_candidates: 0,
+            for_codec: false,
+        }
+    }
+
+    /// The decoder of the tokio codecs: [`make_room`](Self::make_room) runs
+    /// whenever more bytes are needed.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn for_codec(config: Config) -> Self {
+        FrameDecoder {
+            for_codec: true,
+            ..FrameDecoder::with_config(config)
         }
     }
 
@@ -211,7 +226,12 @@ impl FrameDecoder {
         let header = match &self.state {
             State::Head => match self.head(src) {
                 Ok(Some(header)) => header,
-                Ok(None) => return Ok(None),
+                Ok(None) => {
+                    if self.for_codec {
+                        self.make_room(src);
+                    }
+                    return Ok(None);
+                }
                 Err(e) => return fail(e),
             },
             State::Payload { header, body: None } => *header,
@@ -227,6 +247,9 @@ impl FrameDecoder {
             // Nothing is reserved for the declared length: the caller's
             // buffer grows with the bytes that actually arrive.
             self.state = State::Payload { header, body: None };
+            if self.for_codec {
+                self.make_room(src);
+            }
             return Ok(None);
         }
         let payload = src.split_to(len);
@@ -485,6 +508,80 @@ impl FrameDecoder {
         }
     }
 
+    /// For the tokio codecs, when `decode` needs more bytes in `src`: room
+    /// for what comes next, without large moves inside `src` and without
+    /// trusting a declared length.
+    ///
+    /// `FramedRead` reads into all of `src`'s spare room and, once it is
+    /// full, grows it by one byte's worth (`BytesMut` then doubles the
+    /// buffer, moves the unconsumed bytes to its front, or copies them into
+    /// a new buffer if frames still share the old one). Left alone, a large
+    /// payload that starts late in a big reused buffer fills the room
+    /// behind it and is then moved whole, and a long read runs far into the
+    /// next frame, which must be moved in turn: about one byte moved per
+    /// payload byte (benches/read_memory.sh). So, for a payload of 64 KiB
+    /// or more (`src` then starts with its bytes received so far):
+    /// - if `src` is not shared and its allocation can hold the whole frame
+    ///   from its front, the bytes received are moved there now, while they
+    ///   are few (`try_reclaim`: no allocation);
+    /// - else, if `src` has far more room than the payload's bytes so far
+    ///   justify (at least twice `step = min(missing, max(received,
+    ///   64 KiB))`), the payload moves to a buffer of its own of `received +
+    ///   step` bytes;
+    /// - else, once `src` is nearly full (less room than 8 KiB and than the
+    ///   bytes received), it grows by `step` (`reserve`: a `realloc` of an
+    ///   unshared buffer), not by `FramedRead`'s doubling of the whole
+    ///   buffer — a 64 KiB payload gets a 64 KiB buffer, not one of 128 KiB
+    ///   (over glibc's mmap threshold: fresh pages, page faults);
+    /// - once the rest fits, `src` ends at the frame's end (`split_off`), so
+    ///   that reads stop there and the next frame starts in a read of its
+    ///   own.
+    ///
+    /// Between frames, a buffer left exactly full gets room for an 8 KiB
+    /// read. What this reserves ahead of the received bytes is at most
+    /// `max(received, 64 KiB)`: memory follows what actually arrived.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&self, src: &mut BytesMut) {
+        let large = match &self.state {
+            State::Payload { header, body: None } if header.len as usize >= LARGE_PAYLOAD => {
+                Some(header.len as usize)
+            }
+            _ => None,
+        };
+        let Some(len) = large else {
+            // Between frames (or in a small one): a buffer that `split_off`
+            // below left exactly full gets room for a read (`FramedRead`
+            // would ask for one byte, and get exactly one).
+            if src.len() == src.capacity() {
+                src.reserve(MIN_READ);
+            }
+            return;
+        };
+        let have = src.len();
+        let missing = len.saturating_sub(have);
+        let ahead = src.capacity().saturating_sub(have);
+        if ahead < missing && !src.try_reclaim(missing) {
+            let step = have.max(PAYLOAD_STEP).min(missing);
+            if ahead >= 2 * step {
+                let mut own = BytesMut::with_capacity(have + step);
+                own.extend_from_slice(src);
+                *src = own;
+            } else if ahead < MIN_READ.min(have) {
+                // Nearly full: grow by what has arrived (at least 64 KiB,
+                // at most what is missing), not by doubling the buffer.
+                src.reserve(step);
+            }
+            return;
+        }
+        // The rest fits: reads stop at the frame's end, so that the next
+        // frame starts in a read of its own, near the front of a buffer,
+        // instead of behind bytes that a long read ran ahead.
+        if src.capacity() > len {
+            drop(src.split_off(len));
+        }
+    }
+
     /// For readers that read a large payload straight into the frame's own
     /// buffer: when a verified header declares at least `threshold` bytes
     /// and its payload is awaited, moves the payload bytes already in `src`
@@ -536,6 +633,29 @@ impl FrameDecoder {
         out
     }
 }
+
+/// Payloads at least this long are received by the tokio codecs as
+/// [`FrameDecoder::make_room`] describes: room made before their bytes
+/// arrive and reads that stop at their end.
+#[cfg(not(fuzzing))]
+const LARGE_PAYLOAD: usize = 64 * 1024;
+/// The room [`FrameDecoder::make_room`] gives a buffer left exactly full.
+#[cfg(not(fuzzing))]
+const MIN_READ: usize = 8 * 1024;
+/// [`FrameDecoder::make_room`] reserves at most `max(received, PAYLOAD_STEP)`
+/// ahead of the payload bytes received.
+#[cfg(not(fuzzing))]
+const PAYLOAD_STEP: usize = 64 * 1024;
+
+// Fuzz inputs are small: under `cargo fuzz` the codecs' large-payload path
+// starts at 64 bytes, so that the differential target reaches it (as
+// FrameReader's direct path does).
+#[cfg(fuzzing)]
+const LARGE_PAYLOAD: usize = 64;
+#[cfg(fuzzing)]
+const MIN_READ: usize = 16;
+#[cfg(fuzzing)]
+const PAYLOAD_STEP: usize = 64;
 
 /// `need - have`, as the `u32` of a `Truncated` error (a frame is at most
 /// `16 + u32::MAX` bytes, and each part at most `u32::MAX`).

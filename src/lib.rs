@@ -120,6 +120,8 @@ mod header;
 
 #[cfg(feature = "tokio")]
 mod codec;
+#[cfg(feature = "tokio")]
+mod sink;
 
 // The one "run these bytes through every path" harness, behind the fuzz
 // targets (see fuzz/README.md); compiled only by cargo-fuzz, which sets
@@ -144,6 +146,8 @@ pub use flags::Flags;
 pub use foreign::ForeignProtocol;
 pub use frame::{Frame, FrameRef};
 pub use header::{Header, HEADER_LEN, MAGIC, VERSION};
+#[cfg(feature = "tokio")]
+pub use sink::FrameSink;
 
 #[doc = include_str!("../PROTOCOL.md")]
 pub mod spec {

@@ -182,5 +182,135 @@ fn allocations_per_frame() {
         });
         println!("PayloadCodec Encoder<&[u8]>: {allocs} allocations for {N} frames");
         assert_eq!(allocs, 0);
+
+        sink_allocations(&payload);
+        large_frame_allocations();
     }
+}
+
+/// A vectored writer that takes everything and keeps nothing (its own
+/// allocations would be counted otherwise).
+#[cfg(feature = "tokio")]
+struct Discard(usize);
+
+#[cfg(feature = "tokio")]
+impl tokio::io::AsyncWrite for Discard {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.0 += buf.len();
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let n = bufs.iter().map(|b| b.len()).sum();
+        self.0 += n;
+        std::task::Poll::Ready(Ok(n))
+    }
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// `FrameSink`: no allocation per frame once warm, for payloads copied
+/// behind their header (64 B) and payloads chained as they are (64 KiB;
+/// their `Bytes` are the caller's), fed one by one and flushed at the
+/// backpressure boundary as `FramedWrite` is.
+#[cfg(feature = "tokio")]
+fn sink_allocations(small: &[u8]) {
+    use futures::SinkExt;
+
+    let small = bytes::Bytes::copy_from_slice(small);
+    let large = bytes::Bytes::from(vec![0xCD; 64 * 1024]);
+    for (name, p, n) in [("64 B", small, N), ("64 KiB", large, 1000)] {
+        let mut sink = lpframe::FrameSink::new(Discard(0));
+        // Warm up: the write buffer and the queue reach their size.
+        futures::executor::block_on(async {
+            for _ in 0..100 {
+                sink.feed(p.clone()).await.unwrap();
+            }
+            SinkExt::<bytes::Bytes>::flush(&mut sink).await.unwrap();
+        });
+        let (allocs, _) = count(|| {
+            futures::executor::block_on(async {
+                for _ in 0..n {
+                    sink.feed(p.clone()).await.unwrap();
+                }
+                SinkExt::<bytes::Bytes>::flush(&mut sink).await.unwrap();
+            })
+        });
+        println!("FrameSink, {name} payloads: {allocs} allocations for {n} frames");
+        assert_eq!(sink.get_ref().0, (100 + n) * (16 + p.len()));
+        assert!(
+            allocs <= 2,
+            "FrameSink allocated {allocs} times for {n} frames"
+        );
+    }
+}
+
+/// `FramedRead` + `FrameCodec` over 64 KiB reads, each frame dropped once
+/// received: 1 MiB payloads share a reused buffer (BENCHMARKS.md, "Reading
+/// large frames").
+#[cfg(feature = "tokio")]
+fn large_frame_allocations() {
+    use futures::StreamExt;
+
+    struct Chunked(bytes::Bytes);
+    impl tokio::io::AsyncRead for Chunked {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            let n = buf.remaining().min(64 * 1024).min(self.0.len());
+            let part = self.0.split_to(n);
+            buf.put_slice(&part);
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+    let frames = 64;
+    let payload = vec![0x42; 1 << 20];
+    let mut wire = Vec::new();
+    for _ in 0..frames {
+        lpframe::write_frame(&mut wire, &payload).unwrap();
+    }
+    let wire = bytes::Bytes::from(wire);
+    let (allocs, got) = count(|| {
+        futures::executor::block_on(async {
+            let mut r = tokio_util::codec::FramedRead::new(
+                Chunked(wire.clone()),
+                lpframe::FrameCodec::new(),
+            );
+            let mut got = 0;
+            while let Some(item) = r.next().await {
+                assert_eq!(item.unwrap().unwrap().len(), 1 << 20);
+                got += 1;
+            }
+            got
+        })
+    });
+    assert_eq!(got, frames);
+    println!("FramedRead + FrameCodec, 1 MiB payloads: {allocs} allocations for {frames} frames");
+    // Growth to twice a frame, then reuse (LengthDelimitedCodec: 3 per frame).
+    assert!(
+        allocs <= frames / 4,
+        "{allocs} allocations for {frames} frames"
+    );
 }

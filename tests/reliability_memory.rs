@@ -220,3 +220,141 @@ fn frame_reader_memory_follows_received_bytes_not_the_declared_length() {
         drop(reader);
     }
 }
+
+/// An `AsyncRead` that hands out `data` in reads of at most `max_read`
+/// bytes, then stays `Pending` forever (a peer that stalled mid-frame).
+struct StallAsync {
+    data: bytes::Bytes,
+    max_read: usize,
+}
+
+impl tokio::io::AsyncRead for StallAsync {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.data.is_empty() {
+            return std::task::Poll::Pending;
+        }
+        let n = self.max_read.min(buf.remaining()).min(self.data.len());
+        let part = self.data.split_to(n);
+        buf.put_slice(&part);
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// The same for the tokio codec: `FramedRead` + `FrameCodec`, whose
+/// decoder makes room for a large payload as it arrives
+/// (`FrameDecoder::make_room`): what it holds follows the bytes received
+/// (at most about twice them plus 64 KiB and the 8 KiB read buffer), never
+/// the declared length.
+#[test]
+fn codec_memory_follows_received_bytes_not_the_declared_length() {
+    use futures::{FutureExt, StreamExt};
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let header = header_bytes(8 << 20);
+    for max_read in [8 * 1024, 1 << 20] {
+        for sent in [0usize, 100, 64 * 1024, 300_000, 2 << 20, (8 << 20) - 1] {
+            let mut data = header.to_vec();
+            data.extend(std::iter::repeat_n(0x33u8, sent));
+            let data = bytes::Bytes::from(data);
+            let before = LIVE.load(Ordering::Relaxed);
+            PEAK.store(before, Ordering::Relaxed);
+            let reader = StallAsync { data, max_read };
+            let mut framed = tokio_util::codec::FramedRead::new(reader, lpframe::FrameCodec::new());
+            // Bounded: every poll reads at least one byte until the stall.
+            for _ in 0..(sent / 1024 + 16) {
+                assert!(framed.next().now_or_never().is_none(), "no frame");
+                if framed.get_ref().data.is_empty() {
+                    break;
+                }
+            }
+            assert!(framed.get_ref().data.is_empty(), "everything was read");
+            assert!(framed.decoder().is_mid_frame());
+            // Nothing lost: the header consumed, every payload byte held.
+            let held = framed.decoder().decoder().position() as usize + framed.read_buffer().len();
+            assert_eq!(held, HEADER_LEN + sent);
+            let peak = PEAK.load(Ordering::Relaxed) - before;
+            println!("codec, reads of {max_read}: declared 8 MiB, sent {sent}: peak {peak} bytes");
+            assert!(
+                peak <= 2 * sent as isize + (64 + 8) * 1024,
+                "sent {sent}: the codec holds {peak} bytes"
+            );
+        }
+    }
+}
+
+/// Streams `total` bytes of `size`-byte frames over loopback TCP from a
+/// `FrameSink` to a `FramedRead` + `FrameCodec` (tokio, 2 workers);
+/// returns the peak live memory growth over the baseline.
+fn stream_tokio_and_measure(total: usize, size: usize) -> isize {
+    use futures::{SinkExt, StreamExt};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let frames = total / size;
+    let payload = bytes::Bytes::from(vec![0x5A; size]);
+    let before = LIVE.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let writer = tokio::spawn(async move {
+            let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let mut sink = lpframe::FrameSink::new(s);
+            for _ in 0..frames {
+                sink.feed(payload.clone()).await.unwrap();
+            }
+            SinkExt::<bytes::Bytes>::close(&mut sink).await.unwrap();
+        });
+        let (s, _) = listener.accept().await.unwrap();
+        let mut framed = tokio_util::codec::FramedRead::new(s, lpframe::FrameCodec::new());
+        let mut got = 0usize;
+        let deadline = std::time::Duration::from_secs(120);
+        while let Some(item) = tokio::time::timeout(deadline, framed.next()).await.unwrap() {
+            assert_eq!(item.unwrap().unwrap().len(), size);
+            got += 1;
+        }
+        writer.await.unwrap();
+        assert_eq!(got, frames);
+    });
+    drop(rt);
+    PEAK.load(Ordering::Relaxed) - before
+}
+
+#[test]
+fn tokio_streaming_128_mib_keeps_memory_flat() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let small = stream_tokio_and_measure(8 << 20, 1 << 20);
+    let large = stream_tokio_and_measure(128 << 20, 1 << 20);
+    println!(
+        "tokio, 1 MiB frames: peak live memory growth {} KiB for 8 MiB streamed, {} KiB for 128 MiB",
+        small / 1024,
+        large / 1024
+    );
+    // A few frames' worth (the sender's payload, the receive buffer at
+    // twice a frame, the runtime), and no more for 16 times the data.
+    assert!(
+        large < small + (2 << 20),
+        "memory grew with the stream: {small} -> {large}"
+    );
+    assert!(large < 8 << 20);
+}
+
+#[test]
+#[ignore = "1 GiB over loopback: run with --release --ignored (RELIABILITY.md)"]
+fn tokio_streaming_1_gib_keeps_memory_flat() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for size in [64 << 10, 1 << 20, 8 << 20] {
+        let peak = stream_tokio_and_measure(1 << 30, size);
+        println!(
+            "tokio, {} KiB frames: peak live memory growth streaming 1 GiB: {} KiB",
+            size >> 10,
+            peak / 1024
+        );
+        assert!(peak < 3 * size as isize + (4 << 20));
+    }
+}

@@ -1,0 +1,426 @@
+//! [`FrameSink`] (feature `tokio`): a `Sink` of frames that writes large
+//! payloads without copying them — the 16-byte header and the payload's own
+//! memory go out together in one vectored write.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_sink::Sink;
+use tokio::io::AsyncWrite;
+
+use crate::{
+    encode::{checked_header, put_header},
+    error::is_retryable,
+    Config, Error, Flags, Frame, HEADER_LEN,
+};
+
+/// Payloads up to this many bytes are copied into the write buffer behind
+/// their header (one contiguous write for many small frames); longer ones
+/// are queued as they are and written from their own memory. Chosen by
+/// measurement (BENCHMARKS.md, "FrameSink: the copy threshold").
+pub(crate) const COPY_THRESHOLD: usize = 2 * 1024;
+
+/// The write buffer's initial capacity and the default backpressure
+/// boundary, as tokio-util's `FramedWrite`.
+const INITIAL_CAPACITY: usize = 8 * 1024;
+
+/// At most this many slices per vectored write (as tokio-util's
+/// `poll_write_buf`).
+const MAX_SLICES: usize = 64;
+
+/// A `Sink` of LPF frames over any [`AsyncWrite`] that does not copy large
+/// payloads: the replacement for `FramedWrite<W, FrameCodec>` when payloads
+/// are big.
+///
+/// tokio-util's `Encoder` must copy every payload into the write buffer
+/// (tokio-rs/tokio#4122). `FrameSink` takes [`Bytes`] (or a [`Frame`])
+/// instead and keeps a payload longer than 2 KiB as it is: its header goes
+/// into the write buffer, and header and payload are written together with
+/// `poll_write_vectored`, straight from the payload's memory. Payloads up to
+/// 2 KiB are copied behind their header, so that many small frames still go
+/// out in one write. The bytes on the wire are exactly those of
+/// [`FrameCodec`](crate::FrameCodec), [`FrameWriter`](crate::FrameWriter)
+/// or [`write_frame`](crate::write_frame).
+///
+/// # Backpressure, flushing, closing
+///
+/// The same rules as `FramedWrite`: [`poll_ready`](Sink::poll_ready)
+/// writes out the queued bytes once they reach the
+/// [backpressure boundary](Self::set_backpressure_boundary) (8 KiB by
+/// default, counting queued payloads), so memory stays bounded;
+/// [`start_send`](Sink::start_send) only queues; [`poll_flush`](Sink::poll_flush)
+/// writes everything queued, then flushes the writer;
+/// [`poll_close`](Sink::poll_close) flushes, then shuts the writer down.
+/// Dropping the sink does not flush: frames still queued are lost.
+///
+/// # Errors
+///
+/// A payload over
+/// [`max_write_frame_len`](Config::max_write_frame_len), or a [`Frame`]
+/// with flags set, is refused by `start_send` with [`Error::Encode`] before
+/// anything is queued; the sink stays usable. A write or flush that fails
+/// with a timeout or an interruption (`TimedOut`, `WouldBlock`,
+/// `Interrupted`) returns [`Error::Io`] and loses nothing: every unsent byte
+/// stays queued and the next flush continues exactly where the write
+/// stopped. Any other I/O error, or a writer that accepts zero bytes, may
+/// have left the stream inside a frame, so the sink *poisons* itself, as
+/// [`FrameWriter`](crate::FrameWriter) does: that call returns the
+/// [`Error::Io`], and every later call fails with [`Error::WriterPoisoned`]
+/// without writing another byte — no frame can follow half a frame.
+///
+/// # Cancel safety
+///
+/// Every method keeps its progress in the sink, so a
+/// future driving it (`SinkExt::send`, `feed`, `flush`) may be dropped at
+/// any await point, e.g. by `tokio::time::timeout`: a frame is queued whole
+/// or not at all (it is queued once `start_send` has returned `Ok`), and
+/// partly written bytes are never written twice or skipped — the next
+/// flush resumes mid-frame. A `send` dropped before its frame was queued
+/// drops that frame; one dropped during its flush leaves the frame queued.
+///
+/// The writer must be [`Unpin`] (a `TcpStream`, its write half, a
+/// `DuplexStream`...); pin others with `Box::pin`. `FrameSink` implements
+/// both `Sink<Bytes>` and `Sink<Frame>`, so name the item type where it is
+/// not implied by an argument: `SinkExt::<Bytes>::flush(&mut sink)`.
+///
+/// # Examples
+///
+/// A small frame and a 1 MiB one, read back with `FrameCodec`:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), lpframe::Error> {
+/// use bytes::Bytes;
+/// use futures::{SinkExt, StreamExt};
+/// use lpframe::{FrameCodec, FrameSink};
+/// use tokio_util::codec::FramedRead;
+///
+/// let (a, b) = tokio::io::duplex(64 * 1024);
+/// let mut tx = FrameSink::new(a);
+/// let mut rx = FramedRead::new(b, FrameCodec::new());
+///
+/// let big = Bytes::from(vec![7u8; 1 << 20]); // written from its own memory
+/// let sender = tokio::spawn(async move {
+///     tx.send(Bytes::from_static(b"small")).await?; // copied behind its header
+///     tx.send(big).await?;
+///     SinkExt::<Bytes>::close(&mut tx).await
+/// });
+/// assert_eq!(&rx.next().await.unwrap()?.unwrap()[..], b"small");
+/// assert_eq!(rx.next().await.unwrap()?.unwrap().len(), 1 << 20);
+/// sender.await.unwrap()?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// A refused frame is not queued, and the sink stays usable:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use bytes::Bytes;
+/// use futures::SinkExt;
+/// use lpframe::{Config, EncodeError, Error, FrameSink};
+///
+/// let config = Config::new().max_write_frame_len(1024);
+/// let mut sink = FrameSink::with_config(Vec::new(), config);
+/// let err = sink.send(Bytes::from(vec![0u8; 2000])).await.unwrap_err();
+/// assert!(matches!(err, Error::Encode(EncodeError::TooLarge { len: 2000, max: 1024 })));
+/// assert_eq!(sink.queued(), 0); // nothing was queued
+/// sink.send(Bytes::from_static(b"fits")).await.unwrap();
+/// assert_eq!(sink.get_ref().len(), 16 + 4);
+/// assert!(!sink.is_poisoned());
+/// # }
+/// ```
+pub struct FrameSink<W> {
+    inner: W,
+    /// Queued bytes written before `buf`: write-buffer segments split off
+    /// ahead of a large payload, and the large payloads themselves.
+    chunks: VecDeque<Bytes>,
+    /// The bytes in `chunks`.
+    chunked: usize,
+    /// Headers and small payloads, after everything in `chunks`.
+    buf: BytesMut,
+    config: Config,
+    backpressure_boundary: usize,
+    poisoned: bool,
+}
+
+impl<W> fmt::Debug for FrameSink<W>
+where
+    W: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FrameSink")
+            .field("inner", &self.inner)
+            .field("queued", &self.queued())
+            .field("config", &self.config)
+            .field("backpressure_boundary", &self.backpressure_boundary)
+            .field("poisoned", &self.poisoned)
+            .finish()
+    }
+}
+
+impl<W> FrameSink<W> {
+    /// A sink with the default [`Config`].
+    pub fn new(inner: W) -> Self {
+        FrameSink::with_config(inner, Config::default())
+    }
+
+    /// A sink with the given settings (it uses
+    /// [`max_write_frame_len`](Config::max_write_frame_len)).
+    pub fn with_config(inner: W, config: Config) -> Self {
+        FrameSink {
+            inner,
+            chunks: VecDeque::new(),
+            chunked: 0,
+            buf: BytesMut::with_capacity(INITIAL_CAPACITY),
+            config,
+            backpressure_boundary: INITIAL_CAPACITY,
+            poisoned: false,
+        }
+    }
+
+    /// Bytes queued and not yet written (headers and payloads).
+    pub fn queued(&self) -> usize {
+        self.chunked + self.buf.len()
+    }
+
+    /// The number of queued bytes at which
+    /// [`poll_ready`](Sink::poll_ready) writes them out before accepting
+    /// another frame (default 8 KiB, as `FramedWrite`).
+    pub fn backpressure_boundary(&self) -> usize {
+        self.backpressure_boundary
+    }
+
+    /// Sets the [backpressure boundary](Self::backpressure_boundary).
+    /// Queued payloads count in full, so a frame larger than the boundary
+    /// is written out before the next one is accepted.
+    pub fn set_backpressure_boundary(&mut self, boundary: usize) {
+        self.backpressure_boundary = boundary;
+    }
+
+    /// `true` after a write failed in a way that may have left the stream
+    /// inside a frame; see the type docs.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The settings, to change at runtime (a new limit applies from the
+    /// next frame).
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
+    /// The inner writer.
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    /// The inner writer, mutably. Writing to it directly corrupts the frame
+    /// stream.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
+    /// The inner writer. Frames still queued are dropped: flush first.
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+
+    /// Queues one frame: after the sender's checks, its header goes into the
+    /// write buffer, and its payload behind it (copied) or after it (as is).
+    fn queue(&mut self, flags: Flags, payload: Bytes) -> Result<(), Error> {
+        if self.poisoned {
+            return Err(Error::WriterPoisoned);
+        }
+        let header = checked_header(flags, &payload, self.config.max_write_frame_len)?;
+        if payload.len() <= COPY_THRESHOLD {
+            self.buf.reserve(HEADER_LEN + payload.len());
+            put_header(&header, &mut self.buf);
+            self.buf.extend_from_slice(&payload);
+        } else {
+            put_header(&header, &mut self.buf);
+            // Everything buffered so far goes first; `buf` keeps its spare
+            // room for what follows the payload.
+            let head = self.buf.split().freeze();
+            self.chunked += head.len() + payload.len();
+            self.chunks.push_back(head);
+            self.chunks.push_back(payload);
+        }
+        Ok(())
+    }
+
+    /// Forgets the first `n` queued bytes (`n` at most [`queued`](Self::queued)).
+    fn consume(&mut self, mut n: usize) {
+        while n > 0 {
+            match self.chunks.front_mut() {
+                Some(chunk) if n >= chunk.len() => {
+                    n -= chunk.len();
+                    self.chunked -= chunk.len();
+                    self.chunks.pop_front();
+                }
+                Some(chunk) => {
+                    chunk.advance(n);
+                    self.chunked -= n;
+                    n = 0;
+                }
+                None => {
+                    self.buf.advance(n.min(self.buf.len()));
+                    n = 0;
+                }
+            }
+        }
+    }
+
+    /// An I/O error: returned as [`Error::Io`]; unless retryable, it poisons
+    /// the sink.
+    fn io_error(&mut self, e: io::Error) -> Error {
+        if !is_retryable(e.kind()) {
+            self.poisoned = true;
+        }
+        Error::Io(e)
+    }
+}
+
+impl<W: AsyncWrite + Unpin> FrameSink<W> {
+    /// Writes queued bytes until none are left (vectored where the writer
+    /// supports it).
+    fn poll_write_queued(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.poisoned {
+            return Poll::Ready(Err(Error::WriterPoisoned));
+        }
+        while self.queued() > 0 {
+            let (offered, result) = if self.inner.is_write_vectored() {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let parts = self
+                    .chunks
+                    .iter()
+                    .map(|c| &c[..])
+                    .chain(std::iter::once(&self.buf[..]))
+                    .filter(|part| !part.is_empty());
+                let mut used = 0;
+                let mut offered = 0;
+                for (slot, part) in slices.iter_mut().zip(parts) {
+                    *slot = IoSlice::new(part);
+                    used += 1;
+                    offered += part.len();
+                }
+                let slices = slices.get(..used).unwrap_or_default();
+                let result = Pin::new(&mut self.inner).poll_write_vectored(cx, slices);
+                (offered, result)
+            } else {
+                let first = match self.chunks.front() {
+                    Some(chunk) => &chunk[..],
+                    None => &self.buf[..],
+                };
+                (first.len(), Pin::new(&mut self.inner).poll_write(cx, first))
+            };
+            match ready!(result) {
+                Ok(0) => {
+                    let e = io::Error::new(io::ErrorKind::WriteZero, "failed to write frame");
+                    return Poll::Ready(Err(self.io_error(e)));
+                }
+                Ok(n) if n > offered => {
+                    let e = io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("the writer reported {n} bytes written of {offered}"),
+                    );
+                    return Poll::Ready(Err(self.io_error(e)));
+                }
+                Ok(n) => self.consume(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(self.io_error(e))),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_flush_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        ready!(self.poll_write_queued(cx))?;
+        match ready!(Pin::new(&mut self.inner).poll_flush(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(self.io_error(e))),
+        }
+    }
+
+    fn poll_ready_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.poisoned {
+            return Poll::Ready(Err(Error::WriterPoisoned));
+        }
+        if self.queued() >= self.backpressure_boundary {
+            self.poll_flush_inner(cx)
+        } else {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        ready!(self.poll_flush_inner(cx))?;
+        match ready!(Pin::new(&mut self.inner).poll_shutdown(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(self.io_error(e))),
+        }
+    }
+}
+
+/// Frames from their payload, with no flags.
+///
+/// # Errors
+/// `start_send`: [`Error::Encode`] (nothing queued) and
+/// [`Error::WriterPoisoned`]. The `poll_*` methods: [`Error::Io`] and
+/// [`Error::WriterPoisoned`]; see the type docs.
+impl<W: AsyncWrite + Unpin> Sink<Bytes> for FrameSink<W> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_ready_inner(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, payload: Bytes) -> Result<(), Error> {
+        self.get_mut().queue(Flags::empty(), payload)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_flush_inner(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_close_inner(cx)
+    }
+}
+
+/// Frames with their flags (e.g. frames received, echoed back). LPF v1
+/// defines no flag: a frame with one set is refused with
+/// [`EncodeError::ReservedFlags`](crate::EncodeError::ReservedFlags).
+///
+/// # Errors
+/// As `Sink<Bytes>`.
+impl<W: AsyncWrite + Unpin> Sink<Frame> for FrameSink<W> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_ready_inner(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), Error> {
+        let flags = frame.flags();
+        self.get_mut().queue(flags, frame.into_payload())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_flush_inner(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_close_inner(cx)
+    }
+}
