@@ -72,7 +72,7 @@ pub struct Args {
 /// Echo bytes a connection queues before it stops reading its peer.
 const ECHO_QUEUE: usize = 256 * 1024;
 /// Payload bytes waiting to be printed, all connections together.
-const PRINT_BUDGET: usize = 8 * 1024 * 1024;
+const PRINT_BUDGET: usize = 2 * 1024 * 1024;
 /// The size of each read from a connection.
 const READ_SIZE: usize = 16 * 1024;
 /// After Ctrl-C, SIGTERM or --count: how long the connections have to send
@@ -659,7 +659,7 @@ mod tests {
 
     #[test]
     fn every_payload_takes_a_bounded_share_of_the_print_budget() {
-        // At most PRINT_BUDGET / 64 = 131,072 empty payloads wait.
+        // At most PRINT_BUDGET / 64 = 32,768 empty payloads wait.
         assert_eq!(permits(0), 64);
         assert_eq!(permits(5), 69);
         assert_eq!(permits(usize::MAX), PRINT_BUDGET as u32);
