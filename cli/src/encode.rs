@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use lpframe::{Config, FrameWriter};
 
-use crate::common::{inputs, stdout_error, stdout_file, Input};
-use crate::input::{read_whole, Lines};
+use crate::common::{stdout_error, stdout_file};
+use crate::input::frame_inputs;
 use crate::{Fail, Status};
 
 #[derive(clap::Args)]
@@ -27,25 +27,13 @@ pub struct Args {
 pub fn run(args: Args) -> Result<Status, Fail> {
     let config = Config::new().max_write_frame_len(args.max_frame_len);
     let mut w = FrameWriter::with_config(stdout_file()?, config);
-    for path in inputs(&args.files) {
-        let mut input = Input::open(path)?;
-        if args.lines {
-            let mut lines = Lines::new(input, args.max_frame_len);
-            loop {
-                if lines.would_block() {
-                    w.flush().map_err(write_error)?;
-                }
-                let Some(line) = lines.next_line()? else {
-                    break;
-                };
-                w.write_frame(line).map_err(write_error)?;
-            }
-        } else {
-            let payload = read_whole(&mut input, args.max_frame_len)?;
-            w.write_frame(&payload).map_err(write_error)?;
-        }
-    }
-    w.flush().map_err(write_error)?;
+    frame_inputs(
+        &args.files,
+        args.lines,
+        args.max_frame_len,
+        &mut w,
+        write_error,
+    )?;
     Ok(Status::Clean)
 }
 

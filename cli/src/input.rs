@@ -2,10 +2,46 @@
 //! refused as soon as they exceed the limit) or lines (one frame each, as
 //! each line arrives).
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
 
-use crate::common::Input;
+use lpframe::FrameWriter;
+
+use crate::common::{inputs, Input};
 use crate::Fail;
+
+/// Frames every input — each of `files` (standard input if none), whole or,
+/// with `lines`, line by line — into `w` as it is read, flushing whenever
+/// the next read may block (so a pipe or terminal is served line by line),
+/// and flushes at the end. `failed` turns a write error into the
+/// subcommand's message. Shared by `encode` and `send`.
+pub fn frame_inputs<W: Write>(
+    files: &[PathBuf],
+    lines: bool,
+    max: u32,
+    w: &mut FrameWriter<W>,
+    failed: impl Fn(lpframe::Error) -> Fail,
+) -> Result<(), Fail> {
+    for path in inputs(files) {
+        let mut input = Input::open(path)?;
+        if lines {
+            let mut lines = Lines::new(input, max);
+            loop {
+                if lines.would_block() {
+                    w.flush().map_err(&failed)?;
+                }
+                let Some(line) = lines.next_line()? else {
+                    break;
+                };
+                w.write_frame(line).map_err(&failed)?;
+            }
+        } else {
+            let payload = read_whole(&mut input, max)?;
+            w.write_frame(&payload).map_err(&failed)?;
+        }
+    }
+    w.flush().map_err(&failed)
+}
 
 /// The size of the reads from an input in line mode.
 const READ_BUFFER: usize = 64 * 1024;

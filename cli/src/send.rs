@@ -15,10 +15,8 @@ use std::time::{Duration, Instant};
 
 use lpframe::{Config, Error, FrameReader, FrameWriter};
 
-use crate::common::{
-    describe, error_offset, inputs, parse_secs, secs, warn, Input, Out, PayloadFormat, Secs,
-};
-use crate::input::{read_whole, Lines};
+use crate::common::{describe, error_offset, parse_secs, secs, warn, Out, PayloadFormat, Secs};
+use crate::input::frame_inputs;
 use crate::{Fail, Status};
 
 #[derive(clap::Args)]
@@ -148,25 +146,7 @@ fn send_input(stream: TcpStream, args: &Args, sent: &Mutex<Option<Instant>>) -> 
             other => Fail::error(format!("{addr}: sending: {other}")),
         }
     };
-    for path in inputs(&args.files) {
-        let mut input = Input::open(path)?;
-        if args.lines {
-            let mut lines = Lines::new(input, args.max_frame_len);
-            loop {
-                if lines.would_block() {
-                    w.flush().map_err(failed)?;
-                }
-                let Some(line) = lines.next_line()? else {
-                    break;
-                };
-                w.write_frame(line).map_err(failed)?;
-            }
-        } else {
-            let payload = read_whole(&mut input, args.max_frame_len)?;
-            w.write_frame(&payload).map_err(failed)?;
-        }
-    }
-    w.flush().map_err(failed)?;
+    frame_inputs(&args.files, args.lines, args.max_frame_len, &mut w, failed)?;
     // Marked before the FIN, so that the reply reader, which may see the
     // peer close right after it, knows that everything was sent.
     if let Ok(mut at) = sent.lock() {
