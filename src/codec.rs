@@ -7,19 +7,21 @@ use bytes::{Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::{
+    buffers::{LARGE_PAYLOAD, MIN_READ, PAYLOAD_STEP},
+    decode::Need,
     encode::{checked_header, put_header},
-    Config, DecodeError, Error, Flags, Frame, FrameDecoder, HEADER_LEN,
+    Config, DecodeError, Error, Frame, FrameDecoder, Received, HEADER_LEN,
 };
 
 /// The LPF codec for `tokio_util::codec::{Framed, FramedRead, FramedWrite}`:
 /// each item is a verified frame, or the report of a frame that was
 /// dropped, so a corrupt payload costs that frame and never the stream.
 ///
-/// - `Some(Ok(Ok(frame)))`: a frame, both CRCs verified.
-/// - `Some(Ok(Err(e)))`: a frame was dropped and the stream goes on — a
-///   corrupt payload under an intact header
-///   ([`DecodeError::PayloadChecksum`]), or in
-///   [recovery mode](Config::recover) a damaged region skipped
+/// - `Some(Ok(Received::Frame(frame)))`: a frame, both CRCs verified.
+/// - `Some(Ok(Received::Dropped(e)))`: a frame was dropped and the stream
+///   goes on — a corrupt payload under an intact header
+///   ([`DecodeError::PayloadChecksum`]), or for a codec built
+///   [`recovering`](FrameCodec::recovering) a damaged region skipped
 ///   ([`DecodeError::Skipped`]). The frames after it keep coming.
 /// - `Some(Err(e))`: a fatal [`Error`] (a broken header, EOF inside a
 ///   frame, an I/O error): stop and close the connection. (A tokio-util
@@ -28,7 +30,9 @@ use crate::{
 ///   they would end a `while let Some(..)` loop and lose the frames after
 ///   them.)
 ///
-/// It encodes [`Bytes`], `&[u8]` and [`Frame`], and is `Clone`, for
+/// It encodes [`Bytes`] — one item type, so `send`, `feed` and `flush`
+/// need no type annotations; a `Vec<u8>`, `String`, `&'static [u8]` or a
+/// received [`Frame`] goes in with `.into()` — and is `Clone`, for
 /// separate `FramedRead`/`FramedWrite` halves. For a drop-in replacement
 /// of `LengthDelimitedCodec` (`BytesMut` items, `io::Error`, e.g. under
 /// tokio-serde), see [`PayloadCodec`].
@@ -42,7 +46,7 @@ use crate::{
 /// # async fn main() -> Result<(), lpframe::Error> {
 /// use bytes::Bytes;
 /// use futures::{SinkExt, TryStreamExt};
-/// use lpframe::FrameCodec;
+/// use lpframe::{FrameCodec, Received};
 /// use tokio::io::AsyncWriteExt;
 /// use tokio_util::codec::Framed;
 ///
@@ -61,8 +65,8 @@ use crate::{
 /// let mut got = Vec::new();
 /// while let Some(item) = right.try_next().await? {
 ///     match item {
-///         Ok(frame) => got.push(frame.into_payload()),
-///         Err(dropped) => eprintln!("dropped a frame: {dropped}"),
+///         Received::Frame(frame) => got.push(frame.into_payload()),
+///         Received::Dropped(e) => eprintln!("dropped a frame: {e}"),
 ///     }
 /// }
 /// assert_eq!(got, ["one", "three"]);
@@ -78,7 +82,7 @@ use crate::{
 /// # async fn main() -> Result<(), lpframe::Error> {
 /// use bytes::Bytes;
 /// use futures::{SinkExt, TryStreamExt};
-/// use lpframe::{Config, FrameCodec};
+/// use lpframe::{Config, FrameCodec, Received};
 /// use tokio_util::codec::{FramedRead, FramedWrite};
 ///
 /// let (client, server) = tokio::io::duplex(4096);
@@ -88,15 +92,15 @@ use crate::{
 /// let mut tx = FramedWrite::new(write_half, codec);
 /// let echo = tokio::spawn(async move {
 ///     while let Some(item) = rx.try_next().await? {
-///         if let Ok(frame) = item {
-///             tx.send(frame).await?; // a received Frame is sent as it is
+///         if let Received::Frame(frame) = item {
+///             tx.send(frame.into()).await?; // its payload, as it is: no copy
 ///         }
 ///     }
 ///     Ok::<_, lpframe::Error>(())
 /// });
 /// let mut client = tokio_util::codec::Framed::new(client, FrameCodec::new());
 /// client.send(Bytes::from_static(b"ping")).await?;
-/// let reply = client.try_next().await?.expect("an echo").expect("intact");
+/// let reply = client.try_next().await?.and_then(Received::into_frame).expect("an echo");
 /// assert_eq!(&reply[..], b"ping");
 /// drop(client);
 /// echo.await.expect("the echo task")?;
@@ -114,7 +118,7 @@ use crate::{
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
 /// use futures::{SinkExt, StreamExt};
-/// use lpframe::{Config, DecodeError, Error, Frame, FrameCodec};
+/// use lpframe::{Config, DecodeError, Error, FrameCodec, Received};
 /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// use tokio_util::codec::Framed;
 ///
@@ -125,9 +129,9 @@ use crate::{
 /// peer.write_all(&big).await?;
 ///
 /// let why = match framed.next().await {
-///     Some(Ok(Ok(_frame))) => "a frame",
-///     Some(Ok(Err(DecodeError::PayloadChecksum { .. }))) => "a corrupt frame, dropped",
-///     Some(Ok(Err(_dropped))) => "a damaged region, skipped (recovery mode)",
+///     Some(Ok(Received::Frame(_frame))) => "a frame",
+///     Some(Ok(Received::Dropped(DecodeError::PayloadChecksum { .. }))) => "a corrupt frame, dropped",
+///     Some(Ok(Received::Dropped(_skipped))) => "a damaged region, skipped (recovery mode)",
 ///     Some(Err(Error::Decode(DecodeError::FrameTooLarge { len, max }))) => {
 ///         assert_eq!((len, max), (4096, 1024));
 ///         "a frame over the limit: fatal"
@@ -139,7 +143,7 @@ use crate::{
 /// assert_eq!(why, "a frame over the limit: fatal");
 ///
 /// // The orderly close.
-/// SinkExt::<Frame>::flush(&mut framed).await?;
+/// framed.flush().await?;
 /// let io = framed.get_mut();
 /// io.shutdown().await?;
 /// let mut sink = [0u8; 4096];
@@ -161,7 +165,7 @@ pub struct FrameCodec {
 
 /// A drop-in replacement for tokio-util's `LengthDelimitedCodec`, with
 /// LPF's checks: it decodes to the payload as `BytesMut` (split from the
-/// read buffer, no copy) and encodes `Bytes` (and `&[u8]`), with
+/// read buffer, no copy) and encodes `Bytes`, with
 /// `io::Error` as its error — the shape that tokio-serde and other code
 /// written for `LengthDelimitedCodec` expect.
 ///
@@ -227,7 +231,16 @@ macro_rules! accessors {
             /// ```
             pub fn with_config(config: Config) -> Self {
                 $codec {
-                    decoder: FrameDecoder::for_codec(config),
+                    decoder: FrameDecoder::with_config(config),
+                }
+            }
+
+            /// A codec whose decoder is in recovery mode (see
+            /// [`FrameDecoder::recovering`]): for damaged streams such as
+            /// captures and serial links, never for a live peer.
+            pub fn recovering(config: Config) -> Self {
+                $codec {
+                    decoder: FrameDecoder::recovering(config),
                 }
             }
 
@@ -256,16 +269,11 @@ macro_rules! accessors {
                 self.decoder.is_mid_frame()
             }
 
-            /// The one encoder: limit and flags checked first, so that a
-            /// refused payload never grows `dst`.
-            fn encode_payload(
-                &self,
-                flags: Flags,
-                payload: &[u8],
-                dst: &mut BytesMut,
-            ) -> Result<(), Error> {
+            /// The one encoder: the limit checked first, so that a refused
+            /// payload never grows `dst`.
+            fn encode_payload(&self, payload: &[u8], dst: &mut BytesMut) -> Result<(), Error> {
                 let max = self.decoder.config().max_write_frame_len;
-                let header = checked_header(flags, payload, max)?;
+                let header = checked_header(payload, max)?;
                 dst.reserve(HEADER_LEN + payload.len());
                 put_header(&header, dst);
                 dst.extend_from_slice(payload);
@@ -278,29 +286,36 @@ macro_rules! accessors {
 accessors!(FrameCodec);
 accessors!(PayloadCodec);
 
-/// A decoded frame, or the report of a dropped one, as the item of
-/// [`FrameCodec`]; a fatal error as its `Err`.
-fn split_fatal(
-    r: Result<Option<Frame>, DecodeError>,
-) -> Result<Option<Result<Frame, DecodeError>>, Error> {
-    match r {
-        Ok(Some(frame)) => Ok(Some(Ok(frame))),
-        Ok(None) => Ok(None),
-        Err(e) if !e.is_fatal() => Ok(Some(Err(e))),
-        Err(e) => Err(Error::Decode(e)),
+/// A decode error as [`FrameCodec`]'s result: a dropped frame is an item,
+/// a fatal error the `Err` that ends the stream.
+#[inline]
+fn dropped_or_fatal(e: DecodeError) -> Result<Option<Received>, Error> {
+    if e.is_fatal() {
+        Err(Error::Decode(e))
+    } else {
+        Ok(Some(Received::Dropped(e)))
     }
 }
 
+fn received(payload: BytesMut) -> Received {
+    Received::Frame(Frame::new(payload.freeze()))
+}
+
 impl Decoder for FrameCodec {
-    type Item = Result<Frame, DecodeError>;
+    type Item = Received;
     type Error = Error;
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
-        split_fatal(self.decoder.decode(src))
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Received>, Error> {
+        let item = self.decoder.decode_with(src, received, dropped_or_fatal);
+        if let Ok(None) = item {
+            make_room(self.decoder.need(), src);
+        }
+        item
     }
 
-    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
-        split_fatal(self.decoder.decode_eof(src))
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Received>, Error> {
+        self.decoder
+            .decode_eof_with(src, received, dropped_or_fatal)
     }
 }
 
@@ -308,24 +323,12 @@ impl Encoder<Bytes> for FrameCodec {
     type Error = Error;
 
     fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> Result<(), Error> {
-        self.encode_payload(Flags::empty(), &item, dst)
+        self.encode_payload(&item, dst)
     }
 }
 
-impl Encoder<&[u8]> for FrameCodec {
-    type Error = Error;
-
-    fn encode(&mut self, item: &[u8], dst: &mut BytesMut) -> Result<(), Error> {
-        self.encode_payload(Flags::empty(), item, dst)
-    }
-}
-
-impl Encoder<Frame> for FrameCodec {
-    type Error = Error;
-
-    fn encode(&mut self, item: Frame, dst: &mut BytesMut) -> Result<(), Error> {
-        self.encode_payload(item.flags(), &item, dst)
-    }
+fn payload_error(e: DecodeError) -> io::Result<Option<BytesMut>> {
+    Err(Error::Decode(e).into())
 }
 
 impl Decoder for PayloadCodec {
@@ -333,14 +336,16 @@ impl Decoder for PayloadCodec {
     type Error = io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-        self.decoder
-            .decode_as(src, |_, payload| payload, |e| Err(Error::Decode(e).into()))
+        let item = self.decoder.decode_with(src, |payload| payload, payload_error);
+        if let Ok(None) = item {
+            make_room(self.decoder.need(), src);
+        }
+        item
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
         self.decoder
-            .decode_payload_eof(src)
-            .map_err(|e| Error::Decode(e).into())
+            .decode_eof_with(src, |payload| payload, payload_error)
     }
 }
 
@@ -348,14 +353,80 @@ impl Encoder<Bytes> for PayloadCodec {
     type Error = io::Error;
 
     fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> io::Result<()> {
-        Ok(self.encode_payload(Flags::empty(), &item, dst)?)
+        Ok(self.encode_payload(&item, dst)?)
     }
 }
 
-impl Encoder<&[u8]> for PayloadCodec {
-    type Error = io::Error;
-
-    fn encode(&mut self, item: &[u8], dst: &mut BytesMut) -> io::Result<()> {
-        Ok(self.encode_payload(Flags::empty(), item, dst)?)
+/// The codecs' buffer policy: when `decode` needs more bytes in `src`,
+/// room for what comes next, without large moves inside `src` and without
+/// trusting a declared length.
+///
+/// `FramedRead` reads into all of `src`'s spare room and, once it is
+/// full, grows it by one byte's worth (`BytesMut` then doubles the
+/// buffer, moves the unconsumed bytes to its front, or copies them into
+/// a new buffer if frames still share the old one). Left alone, a large
+/// payload that starts late in a big reused buffer fills the room
+/// behind it and is then moved whole, and a long read runs far into the
+/// next frame, which must be moved in turn: about one byte moved per
+/// payload byte (benches/read_memory.sh). So, for a payload of
+/// [`LARGE_PAYLOAD`] (64 KiB) or more (`src` then starts with its bytes
+/// received so far):
+/// - if `src` is not shared and its allocation can hold the whole frame
+///   from its front, the bytes received are moved there now, while they
+///   are few (`try_reclaim`: no allocation);
+/// - else, if `src` has far more room than the payload's bytes so far
+///   justify (at least twice `step = min(missing, max(received,
+///   64 KiB))`), the payload moves to a buffer of its own of `received +
+///   step` bytes;
+/// - else, once `src` is nearly full (less room than 8 KiB and than the
+///   bytes received), it grows by `step` (`reserve`: a `realloc` of an
+///   unshared buffer), not by `FramedRead`'s doubling of the whole
+///   buffer — a 64 KiB payload gets a 64 KiB buffer, not one of 128 KiB
+///   (over glibc's mmap threshold: fresh pages, page faults);
+/// - once the rest fits, `src` ends at the frame's end (`split_off`), so
+///   that reads stop there and the next frame starts in a read of its
+///   own.
+///
+/// Between frames, a buffer left exactly full gets room for an 8 KiB
+/// read. What this reserves ahead of the received bytes is at most
+/// `max(received, 64 KiB)`: memory follows what actually arrived.
+#[cold]
+#[inline(never)]
+fn make_room(need: Need, src: &mut BytesMut) {
+    // The codecs never ask for the decoder's own payload buffer, so a
+    // payload is always awaited in `src` (`held` is 0).
+    let len = match need {
+        Need::Payload { len, held: 0 } if len >= LARGE_PAYLOAD => len,
+        _ => {
+            // Between frames (or in a small one): a buffer that `split_off`
+            // below left exactly full gets room for a read (`FramedRead`
+            // would ask for one byte, and get exactly one).
+            if src.len() == src.capacity() {
+                src.reserve(MIN_READ);
+            }
+            return;
+        }
+    };
+    let have = src.len();
+    let missing = len.saturating_sub(have);
+    let ahead = src.capacity().saturating_sub(have);
+    if ahead < missing && !src.try_reclaim(missing) {
+        let step = have.max(PAYLOAD_STEP).min(missing);
+        if ahead >= 2 * step {
+            let mut own = BytesMut::with_capacity(have + step);
+            own.extend_from_slice(src);
+            *src = own;
+        } else if ahead < MIN_READ.min(have) {
+            // Nearly full: grow by what has arrived (at least 64 KiB,
+            // at most what is missing), not by doubling the buffer.
+            src.reserve(step);
+        }
+        return;
+    }
+    // The rest fits: reads stop at the frame's end, so that the next
+    // frame starts in a read of its own, near the front of a buffer,
+    // instead of behind bytes that a long read ran ahead.
+    if src.capacity() > len {
+        drop(src.split_off(len));
     }
 }

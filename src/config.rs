@@ -1,4 +1,4 @@
-//! Limits and options shared by every stateful reading and writing path.
+//! The limits shared by every stateful reading and writing path.
 
 /// The default limit on a payload, for reading and for writing: 8 MiB.
 pub const DEFAULT_MAX_FRAME_LEN: u32 = 8 * 1024 * 1024;
@@ -49,38 +49,6 @@ pub struct Config {
     /// [`EncodeError::TooLarge`](crate::EncodeError::TooLarge) before any
     /// byte is written.
     pub max_write_frame_len: u32,
-
-    /// **Recovery mode** for damaged streams and record files (default:
-    /// off). Applies to the buffered readers, which share the decoder:
-    /// [`FrameDecoder`](crate::FrameDecoder),
-    /// [`FrameReader`](crate::FrameReader) and the tokio codecs. (The exact
-    /// [`read_frame_with`](crate::read_frame_with), which must not read past
-    /// a frame, and the stateless [`decode_slice`](crate::decode_slice) take
-    /// no `Config` and cannot recover.)
-    ///
-    /// After a header-level error
-    /// ([`DecodeError::is_header_level`](crate::DecodeError::is_header_level))
-    /// the decoder does not fail: it scans forward for the next offset where
-    /// a complete header verifies (magic, version, header CRC, flags, length
-    /// within the limit), reports the bytes it passed over as one non-fatal
-    /// [`DecodeError::Skipped`](crate::DecodeError::Skipped)
-    /// `{ offset, len, cause }`, and resumes there. A frame found this way
-    /// is delivered only if its payload CRC verifies too; otherwise it is
-    /// reported as
-    /// [`DecodeError::PayloadChecksum`](crate::DecodeError::PayloadChecksum)
-    /// and skipped. A partial frame at the end of the stream is reported as
-    /// `Skipped` with cause
-    /// [`DecodeError::Truncated`](crate::DecodeError::Truncated), then the
-    /// stream ends cleanly. So, over a whole stream, delivered frames +
-    /// frames reported with a bad payload + skipped bytes account for every
-    /// byte exactly once (PROTOCOL.md section 8).
-    ///
-    /// Cost: linear in the bytes scanned, whatever they are — candidates are
-    /// found with a byte search for the magic and each is verified in
-    /// constant time (one 12-byte CRC); bytes ruled out are released from
-    /// the buffer at once, so memory stays bounded while scanning. With
-    /// recovery off the decoder pays nothing for it.
-    pub recover: bool,
 }
 
 impl Default for Config {
@@ -90,12 +58,11 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The defaults: 8 MiB for reading and for writing, no recovery.
+    /// The defaults: 8 MiB for reading and for writing.
     pub const fn new() -> Self {
         Config {
             max_read_frame_len: DEFAULT_MAX_FRAME_LEN,
             max_write_frame_len: DEFAULT_MAX_FRAME_LEN,
-            recover: false,
         }
     }
 
@@ -110,13 +77,6 @@ impl Config {
     #[must_use]
     pub const fn max_write_frame_len(mut self, max: u32) -> Self {
         self.max_write_frame_len = max;
-        self
-    }
-
-    /// Sets [`recover`](Self::recover).
-    #[must_use]
-    pub const fn recover(mut self, on: bool) -> Self {
-        self.recover = on;
         self
     }
 }

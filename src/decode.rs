@@ -10,28 +10,99 @@ mod recover;
 
 use bytes::{Buf, BytesMut};
 
-use crate::{
-    header::check_prefix, Config, DecodeError, Flags, Frame, FramePart, FrameRef, Header,
-    HEADER_LEN,
-};
+use crate::{header::check_prefix, Config, DecodeError, Frame, FramePart, FrameRef, Header, HEADER_LEN};
 
 /// Where the decoder is inside the stream. Cached so that a partial read
-/// never parses a header twice.
+/// never parses a header twice. The first two states are the hot path
+/// (inlined into each caller); the others live in [`Slow`].
 #[derive(Debug, Clone)]
 enum State {
     /// Waiting for (the rest of) a header at the front of the buffer.
     Head,
-    /// A verified header was consumed; waiting for its payload, in the
-    /// caller's buffer (`body: None`) or, for a reader that reads a large
-    /// payload straight into the frame's own buffer, in `body`.
-    Payload {
-        header: Header,
-        body: Option<Vec<u8>>,
-    },
+    /// A verified header was consumed; its payload is awaited in the
+    /// caller's buffer.
+    Payload(Header),
+    /// The states off the hot path.
+    Slow(Slow),
+}
+
+/// The states that `decode_with` hands to its out-of-line path.
+#[derive(Debug, Clone)]
+enum Slow {
+    /// A verified header was consumed; its payload is being received into
+    /// a buffer of its own (a reader's large payload:
+    /// [`FrameDecoder::payload_buffer`]).
+    Body { header: Header, body: Vec<u8> },
     /// A fatal error happened: the decoder repeats it on every call.
     Failed(DecodeError),
     /// Recovery mode: scanning for the next header that verifies.
     Scan(recover::Scan),
+}
+
+impl Slow {
+    /// One call of `decode` in a state off the hot path: the result, and
+    /// whether the decoder is back in `Head` (a body completed, a scan found
+    /// a header).
+    #[inline(never)]
+    fn step(
+        &mut self,
+        src: &mut BytesMut,
+        position: &mut u64,
+        candidates: &mut u64,
+        max: u32,
+    ) -> (Result<Option<BytesMut>, DecodeError>, bool) {
+        match self {
+            Slow::Body { header, body } => {
+                // A payload being received into its own buffer: whatever
+                // the caller put in `src` meanwhile belongs to it first.
+                let missing = (header.len() as usize).saturating_sub(body.len());
+                let take = missing.min(src.len());
+                body.extend_from_slice(&src.split_to(take));
+                if take < missing {
+                    return (Ok(None), false);
+                }
+                let body = BytesMut::from(bytes::Bytes::from(std::mem::take(body)));
+                *position += body.len() as u64;
+                let result = header.verify_payload(&body).map(|()| Some(body));
+                (result, true)
+            }
+            Slow::Failed(e) => (Err(e.clone()), false),
+            Slow::Scan(scan) => {
+                if !scan.run(src, position, candidates, max) {
+                    return (Ok(None), false);
+                }
+                (Err(scan.skipped(*position)), true)
+            }
+        }
+    }
+}
+
+/// What the frame in progress needs next: the decoder's one statement to
+/// the readers around it, which decide how much to read and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// (The rest of) a header, at the front of the caller's buffer.
+    Header,
+    /// The payload of a verified header declaring `len` bytes, of which
+    /// `held` are already in the decoder's own buffer (0 unless a reader
+    /// asked for [`FrameDecoder::payload_buffer`]); the rest is expected in
+    /// the caller's buffer.
+    Payload { len: usize, held: usize },
+    /// Any bytes: the decoder is scanning (recovery mode) or failed.
+    Any,
+}
+
+impl Need {
+    /// How many more bytes the frame in progress needs when `buffered`
+    /// bytes are in the caller's buffer (at least 1): the most that a
+    /// reader which must not read past a frame may read next.
+    pub(crate) fn missing(self, buffered: usize) -> usize {
+        match self {
+            Need::Header => HEADER_LEN.saturating_sub(buffered).max(1),
+            Need::Payload { len, held } => len.saturating_sub(buffered + held).max(1),
+            Need::Any => 1,
+        }
+    }
 }
 
 /// The incremental LPF decoder over a [`BytesMut`]: feed it bytes as they
@@ -41,14 +112,16 @@ enum State {
 ///   shares `src`'s memory (no copy).
 /// - `Ok(None)`: more bytes are needed. The decoder never reserves memory
 ///   in `src` (unlike `LengthDelimitedCodec`, which reserves the declared
-///   length): buffer growth follows the bytes that actually arrive.
+///   length): how the buffer grows is the reader's business (the tokio
+///   codecs and [`FrameReader`](crate::FrameReader) each have a policy of
+///   their own), and it follows the bytes that actually arrive.
 /// - `Err(e)`: see [`DecodeError::is_fatal`]. After
 ///   [`PayloadChecksum`](DecodeError::PayloadChecksum) the bad frame has
 ///   been consumed and the next call continues with the next frame. After a
 ///   fatal error the decoder is *failed*: it never yields a frame again and
 ///   returns the same error on every call, whatever bytes follow — unless
-///   [recovery mode](Config::recover) is on, where it scans for the next
-///   verified header and reports [`DecodeError::Skipped`] instead.
+///   it was built [`recovering`](Self::recovering), when it scans for the
+///   next verified header and reports [`DecodeError::Skipped`] instead.
 ///
 /// **End of stream** is the caller's to declare, with
 /// [`decode_eof`](Self::decode_eof): a partial frame is then
@@ -56,6 +129,32 @@ enum State {
 /// reader that follows a growing file (or a pipe that may be reopened)
 /// calls [`decode`](Self::decode) only, and `decode_eof` once it decides
 /// that nothing more will come.
+///
+/// # States
+///
+/// ```text
+///                 16 bytes verify: header consumed
+///    +------+ ----------------------------------> +---------+
+///    | Head |                                     | Payload |---+ payload in
+///    +------+ <---------------------------------- +---------+   | the reader's
+///     |  |  ^  payload complete: frame (or a         |          | own buffer
+///     |  |  |  PayloadChecksum error, non-fatal)     |          v
+///     |  |  |                                       |      +------+
+///     |  |  +---------------------------------------|------| Body |
+///     |  |            payload complete               |      +------+
+///     |  | header check fails,                       | eof
+///     |  | recovering: Scan                          v
+///     |  +----------------> +------+  verified   +--------+
+///     |                     | Scan | ----------> | Failed | <-- eof inside a frame,
+///     |                     +------+  header:    +--------+     or a header check
+///     |                          Skipped, back      ^           fails (not recovering)
+///     +-----------------------------------------> --+
+/// ```
+///
+/// `Failed` is final: every later call returns its error again. `Scan`
+/// returns to `Head` with a [`Skipped`](DecodeError::Skipped) error when a
+/// header verifies (or at the end of the stream). In `Head`, checks 1 and 2
+/// are made on the first bytes as soon as they arrive.
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -78,9 +177,11 @@ enum State {
 #[derive(Debug, Clone)]
 pub struct FrameDecoder {
     config: Config,
+    /// Recovery mode, chosen at construction ([`FrameDecoder::recovering`]).
+    recover: bool,
     state: State,
     /// Stream offset of the first byte not yet taken from the caller's
-    /// buffer, not counting the bytes of a `body` in progress.
+    /// buffer, not counting the bytes of a `Body` in progress.
     position: u64,
     /// Stream offset of the header of the frame being (or last) decoded.
     frame_offset: u64,
@@ -89,10 +190,6 @@ pub struct FrameDecoder {
     head_started: bool,
     /// Recovery mode: candidate headers examined while scanning.
     scan_candidates: u64,
-    /// Set for the tokio codecs, whose caller (`FramedRead`) reads into
-    /// `src`'s spare room: [`make_room`](Self::make_room) runs whenever
-    /// more bytes are needed.
-    for_codec: bool,
 }
 
 impl Default for FrameDecoder {
@@ -107,38 +204,77 @@ impl FrameDecoder {
         FrameDecoder::with_config(Config::default())
     }
 
-    /// A decoder with the given settings.
+    /// A decoder with the given limits.
     pub fn with_config(config: Config) -> Self {
         FrameDecoder {
             config,
+            recover: false,
             state: State::Head,
             position: 0,
             frame_offset: 0,
             head_started: false,
             scan_candidates: 0,
-            for_codec: false,
         }
     }
 
-    /// The decoder of the tokio codecs: [`make_room`](Self::make_room) runs
-    /// whenever more bytes are needed.
-    #[cfg(feature = "tokio")]
-    pub(crate) fn for_codec(config: Config) -> Self {
+    /// A decoder in **recovery mode** (PROTOCOL.md section 8), for streams
+    /// that may be damaged (files, captures, serial links) — never for a
+    /// live peer that may be hostile or simply speaking another protocol,
+    /// where a header-level error should end the connection.
+    ///
+    /// After a header-level error
+    /// ([`DecodeError::is_header_level`]) the decoder does not fail: it
+    /// scans forward for the next offset where a complete header verifies
+    /// (magic, version, header CRC, flags, length within the limit),
+    /// reports the bytes it passed over as one non-fatal
+    /// [`DecodeError::Skipped`] `{ offset, len, cause }`, and resumes there.
+    /// A frame found this way is delivered only if its payload CRC verifies
+    /// too; otherwise it is reported as [`DecodeError::PayloadChecksum`]
+    /// and skipped. A partial frame at the end of the stream is reported as
+    /// `Skipped` with cause [`DecodeError::Truncated`], then the stream ends
+    /// cleanly. So, over a whole stream, delivered frames + frames reported
+    /// with a bad payload + skipped bytes account for every byte exactly
+    /// once.
+    ///
+    /// Cost: linear in the bytes scanned, whatever they are — candidates
+    /// are found with a byte search for the magic and each is verified in
+    /// constant time (one 12-byte CRC); bytes ruled out are released from
+    /// the buffer at once, so memory stays bounded while scanning. A
+    /// decoder not built this way pays nothing for it.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use lpframe::{Config, DecodeError, FrameDecoder};
+    ///
+    /// let mut wire = b"garbage".to_vec();
+    /// lpframe::write_frame(&mut wire, b"hello").unwrap();
+    /// let mut decoder = FrameDecoder::recovering(Config::new());
+    /// let mut buf = BytesMut::from(&wire[..]);
+    /// let skipped = decoder.decode(&mut buf).unwrap_err();
+    /// assert!(matches!(skipped, DecodeError::Skipped { offset: 0, len: 7, .. }));
+    /// assert_eq!(&decoder.decode(&mut buf).unwrap().unwrap()[..], b"hello");
+    /// ```
+    pub fn recovering(config: Config) -> Self {
         FrameDecoder {
-            for_codec: true,
+            recover: true,
             ..FrameDecoder::with_config(config)
         }
     }
 
-    /// The settings in use.
+    /// The limits in use.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
-    /// The settings, to change at runtime (a new limit applies from the
+    /// The limits, to change at runtime (a new limit applies from the
     /// next header).
     pub fn config_mut(&mut self) -> &mut Config {
         &mut self.config
+    }
+
+    /// `true` for a decoder built [`recovering`](Self::recovering).
+    pub fn is_recovering(&self) -> bool {
+        self.recover
     }
 
     /// How many bytes of the stream this decoder has consumed: the stream
@@ -182,7 +318,7 @@ impl FrameDecoder {
     /// `true` once a fatal error has made the stream unusable: every later
     /// call returns that error again.
     pub fn is_failed(&self) -> bool {
-        matches!(self.state, State::Failed(_))
+        matches!(self.state, State::Slow(Slow::Failed(_)))
     }
 
     /// `true` when part of a frame has been received and not all of it, as
@@ -193,8 +329,24 @@ impl FrameDecoder {
     pub fn is_mid_frame(&self) -> bool {
         match self.state {
             State::Head => self.head_started,
-            State::Payload { .. } | State::Scan(_) => true,
-            State::Failed(_) => false,
+            State::Payload(_) | State::Slow(Slow::Body { .. } | Slow::Scan(_)) => true,
+            State::Slow(Slow::Failed(_)) => false,
+        }
+    }
+
+    /// What the frame in progress needs next; see [`Need`].
+    pub(crate) fn need(&self) -> Need {
+        match &self.state {
+            State::Head => Need::Header,
+            State::Payload(header) => Need::Payload {
+                len: header.len() as usize,
+                held: 0,
+            },
+            State::Slow(Slow::Body { header, body }) => Need::Payload {
+                len: header.len() as usize,
+                held: body.len(),
+            },
+            State::Slow(Slow::Failed(_) | Slow::Scan(_)) => Need::Any,
         }
     }
 
@@ -204,112 +356,76 @@ impl FrameDecoder {
     /// Any [`DecodeError`] except `Truncated` (which only
     /// [`decode_eof`](Self::decode_eof) reports first).
     pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
-        self.decode_as(
-            src,
-            |flags, payload| Frame::with_flags(flags, payload.freeze()),
-            Err,
-        )
+        self.decode_with(src, |payload| Frame::new(payload.freeze()), Err)
     }
 
-    /// The decoder, for any shape of result: `make` turns a verified frame's
-    /// flags and payload into an item, `fail` a decode error into the
+    /// The decoder, for any shape of result: `make` turns a verified
+    /// frame's payload into an item, `fail` a decode error into the
     /// caller's result. Inlined into each caller, so that the result is
     /// built in place, not converted from another; the states other than
-    /// `Head` and a payload in `src` take the out-of-line path.
+    /// `Head` and `Payload` take the out-of-line path.
     #[inline(always)]
-    pub(crate) fn decode_as<T, E>(
+    pub(crate) fn decode_with<T, E>(
         &mut self,
         src: &mut BytesMut,
-        make: impl FnOnce(Flags, BytesMut) -> T,
+        make: impl FnOnce(BytesMut) -> T,
         fail: impl FnOnce(DecodeError) -> Result<Option<T>, E>,
     ) -> Result<Option<T>, E> {
-        let header = match &self.state {
+        let header = match &mut self.state {
             State::Head => match self.head(src) {
                 Ok(Some(header)) => header,
-                Ok(None) => {
-                    if self.for_codec {
-                        self.make_room(src);
-                    }
-                    return Ok(None);
-                }
+                Ok(None) => return Ok(None),
                 Err(e) => return fail(e),
             },
-            State::Payload { header, body: None } => *header,
-            _ => {
-                return match self.decode_other(src) {
-                    Ok(frame) => Ok(frame.map(|(f, p)| make(f, p))),
-                    Err(e) => fail(e),
+            State::Payload(header) => *header,
+            State::Slow(slow) => {
+                let max = self.config.max_read_frame_len;
+                let (result, done) =
+                    slow.step(src, &mut self.position, &mut self.scan_candidates, max);
+                if done {
+                    self.state = State::Head;
                 }
+                return match result {
+                    Ok(frame) => Ok(frame.map(make)),
+                    Err(e) => fail(e),
+                };
             }
         };
-        let len = header.len as usize;
+        let len = header.len() as usize;
         if src.len() < len {
             // Nothing is reserved for the declared length: the caller's
             // buffer grows with the bytes that actually arrive.
-            self.state = State::Payload { header, body: None };
-            if self.for_codec {
-                self.make_room(src);
-            }
+            self.state = State::Payload(header);
             return Ok(None);
         }
         let payload = src.split_to(len);
         self.state = State::Head;
         self.position += len as u64;
         match header.verify_payload(&payload) {
-            Ok(()) => Ok(Some(make(header.flags, payload))),
+            Ok(()) => Ok(Some(make(payload))),
             Err(e) => fail(e),
         }
     }
 
-    /// The states off the hot path: a payload received into its own buffer,
-    /// a failed decoder, a recovery scan.
-    fn decode_other(
-        &mut self,
-        src: &mut BytesMut,
-    ) -> Result<Option<(Flags, BytesMut)>, DecodeError> {
-        match &mut self.state {
-            // Taken by `decode_as`.
-            State::Head | State::Payload { body: None, .. } => Ok(None),
-            State::Payload {
-                header,
-                body: Some(body),
-            } => {
-                // A payload being received into its own buffer: whatever
-                // the caller put in `src` meanwhile belongs to it first.
-                let missing = (header.len as usize).saturating_sub(body.len());
-                let take = missing.min(src.len());
-                body.extend_from_slice(src.get(..take).unwrap_or_default());
-                src.advance(take);
-                if take < missing {
-                    return Ok(None);
-                }
-                let header = *header;
-                let body = BytesMut::from(bytes::Bytes::from(std::mem::take(body)));
-                self.state = State::Head;
-                self.position += body.len() as u64;
-                header.verify_payload(&body)?;
-                Ok(Some((header.flags, body)))
-            }
-            State::Failed(e) => Err(e.clone()),
-            State::Scan(scan) => {
-                let max = self.config.max_read_frame_len;
-                if !scan.run(src, &mut self.position, &mut self.scan_candidates, max) {
-                    return Ok(None);
-                }
-                let skipped = scan.skipped(self.position);
-                self.state = State::Head;
-                Err(skipped)
-            }
-        }
-    }
-
     /// State `Head`: checks the header at the front of `src` and, if it
-    /// verifies, consumes it and returns it.
+    /// verifies, consumes it and returns it. Checks 1 and 2 are made as
+    /// soon as their bytes are there (so a foreign protocol is refused
+    /// without waiting for a full header), all five once 16 bytes are.
     #[inline]
     fn head(&mut self, src: &mut BytesMut) -> Result<Option<Header>, DecodeError> {
-        match self.check_head(src) {
+        self.frame_offset = self.position;
+        let checked = match src.first_chunk::<HEADER_LEN>() {
+            Some(bytes) => Header::parse(bytes, self.config.max_read_frame_len).map(Some),
+            None => {
+                self.head_started = !src.is_empty();
+                check_prefix(src).map(|()| None)
+            }
+        };
+        match checked {
             Ok(Some(header)) => {
                 src.advance(HEADER_LEN);
+                self.position += HEADER_LEN as u64;
+                self.head_started = false;
                 Ok(Some(header))
             }
             Ok(None) => Ok(None),
@@ -317,54 +433,15 @@ impl FrameDecoder {
         }
     }
 
-    /// State `Head`, on the bytes of a header received so far: checks 1 and
-    /// 2 as soon as their bytes are there (so a foreign protocol is refused
-    /// without waiting for a full header), all five once 16 bytes are. A
-    /// header that verifies counts as consumed.
-    #[inline]
-    fn check_head(&mut self, front: &[u8]) -> Result<Option<Header>, DecodeError> {
-        self.frame_offset = self.position;
-        let Some(bytes) = front.first_chunk::<HEADER_LEN>() else {
-            self.head_started = !front.is_empty();
-            check_prefix(front)?;
-            return Ok(None);
-        };
-        let header = Header::parse(bytes, self.config.max_read_frame_len)?;
-        self.position += HEADER_LEN as u64;
-        self.head_started = false;
-        Ok(Some(header))
-    }
-
-    /// For the exact reader, which reads a header into a buffer of its own
-    /// (16 bytes on its stack): checks the bytes of the header received so
-    /// far and returns `true` once it has verified, the decoder then
-    /// awaiting its payload. An error is fatal, as in `decode`.
-    pub(crate) fn read_head(&mut self, front: &[u8]) -> Result<bool, DecodeError> {
-        match &self.state {
-            State::Head => {}
-            State::Failed(e) => return Err(e.clone()),
-            // The header was already accepted (or, in recovery mode, which
-            // the exact reader never uses, bytes are being scanned).
-            State::Payload { .. } | State::Scan(_) => return Ok(true),
-        }
-        match self.check_head(front) {
-            Ok(Some(header)) => {
-                self.state = State::Payload { header, body: None };
-                Ok(true)
-            }
-            Ok(None) => Ok(false),
-            Err(e) => Err(self.fail(e)),
-        }
-    }
-
     /// A header-level error at the front of `src`: fatal, or in recovery
     /// mode the start of a scan. Never returns a header.
+    #[cold]
     fn header_error(
         &mut self,
         e: DecodeError,
         src: &mut BytesMut,
     ) -> Result<Option<Header>, DecodeError> {
-        if !self.config.recover {
+        if !self.recover {
             return Err(self.fail(e));
         }
         let mut scan = recover::Scan::new(self.position, e);
@@ -373,12 +450,12 @@ impl FrameDecoder {
         if scan.run(src, &mut self.position, &mut self.scan_candidates, max) {
             return Err(scan.skipped(self.position));
         }
-        self.state = State::Scan(scan);
+        self.state = State::Slow(Slow::Scan(scan));
         Ok(None)
     }
 
     fn fail(&mut self, e: DecodeError) -> DecodeError {
-        self.state = State::Failed(e.clone());
+        self.state = State::Slow(Slow::Failed(e.clone()));
         e
     }
 
@@ -409,26 +486,24 @@ impl FrameDecoder {
     /// # Errors
     /// As [`decode`](Self::decode), plus [`DecodeError::Truncated`].
     pub fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
-        if let Some(frame) = self.decode(src)? {
-            return Ok(Some(frame));
-        }
-        self.end_of_stream(src)?;
-        Ok(None)
+        self.decode_eof_with(src, |payload| Frame::new(payload.freeze()), Err)
     }
 
-    /// [`decode_eof`](Self::decode_eof), with the payload as the
-    /// `BytesMut` it was split from (for the codec that yields `BytesMut`,
-    /// without a copy).
-    #[cfg(feature = "tokio")]
-    pub(crate) fn decode_payload_eof(
+    /// [`decode_eof`](Self::decode_eof) for any shape of result, as
+    /// [`decode_with`](Self::decode_with).
+    pub(crate) fn decode_eof_with<T, E>(
         &mut self,
         src: &mut BytesMut,
-    ) -> Result<Option<BytesMut>, DecodeError> {
-        if let Some(payload) = self.decode_as(src, |_, payload| payload, Err)? {
-            return Ok(Some(payload));
+        make: impl FnOnce(BytesMut) -> T,
+        fail: impl Fn(DecodeError) -> Result<Option<T>, E>,
+    ) -> Result<Option<T>, E> {
+        match self.decode_with(src, make, &fail)? {
+            Some(item) => Ok(Some(item)),
+            None => match self.end_of_stream(src) {
+                Ok(()) => Ok(None),
+                Err(e) => fail(e),
+            },
         }
-        self.end_of_stream(src)?;
-        Ok(None)
     }
 
     /// The end of the stream, after `decode` found no frame in `src`: the
@@ -440,15 +515,16 @@ impl FrameDecoder {
                 part: FramePart::Header,
                 missing: missing(HEADER_LEN, src.len()),
             },
-            State::Payload { header, body } => DecodeError::Truncated {
+            State::Payload(header) => DecodeError::Truncated {
                 part: FramePart::Payload,
-                missing: missing(
-                    header.len as usize,
-                    src.len() + body.as_ref().map_or(0, Vec::len),
-                ),
+                missing: missing(header.len() as usize, src.len()),
             },
-            State::Failed(e) => return Err(e.clone()),
-            State::Scan(scan) => {
+            State::Slow(Slow::Body { header, body }) => DecodeError::Truncated {
+                part: FramePart::Payload,
+                missing: missing(header.len() as usize, src.len() + body.len()),
+            },
+            State::Slow(Slow::Failed(e)) => return Err(e.clone()),
+            State::Slow(Slow::Scan(scan)) => {
                 // The stream ended while scanning: the rest was damage too.
                 recover::skip(src, src.len(), &mut self.position);
                 let skipped = scan.skipped(self.position);
@@ -456,11 +532,8 @@ impl FrameDecoder {
                 return Err(skipped);
             }
         };
-        if !self.config.recover {
-            if let State::Payload {
-                body: Some(body), ..
-            } = &mut self.state
-            {
+        if !self.recover {
+            if let State::Slow(Slow::Body { body, .. }) = &self.state {
                 // Payload bytes read into the frame's own buffer go back to
                 // the caller's buffer, as if they had been read through it:
                 // what a failed decoder leaves unconsumed does not depend on
@@ -487,98 +560,8 @@ impl FrameDecoder {
     /// The bytes of the payload in progress held in its own buffer.
     fn body_len(&self) -> usize {
         match &self.state {
-            State::Payload {
-                body: Some(body), ..
-            } => body.len(),
+            State::Slow(Slow::Body { body, .. }) => body.len(),
             _ => 0,
-        }
-    }
-
-    /// How many more bytes the frame in progress needs when `buffered`
-    /// bytes are in the caller's buffer (at least 1 while the decoder can
-    /// progress): the most that a reader which must not read past a frame
-    /// may read next.
-    pub(crate) fn bytes_missing(&self, buffered: usize) -> usize {
-        match &self.state {
-            State::Head => HEADER_LEN.saturating_sub(buffered).max(1),
-            State::Payload { header, body } => (header.len as usize)
-                .saturating_sub(buffered + body.as_ref().map_or(0, Vec::len))
-                .max(1),
-            State::Failed(_) | State::Scan(_) => 1,
-        }
-    }
-
-    /// For the tokio codecs, when `decode` needs more bytes in `src`: room
-    /// for what comes next, without large moves inside `src` and without
-    /// trusting a declared length.
-    ///
-    /// `FramedRead` reads into all of `src`'s spare room and, once it is
-    /// full, grows it by one byte's worth (`BytesMut` then doubles the
-    /// buffer, moves the unconsumed bytes to its front, or copies them into
-    /// a new buffer if frames still share the old one). Left alone, a large
-    /// payload that starts late in a big reused buffer fills the room
-    /// behind it and is then moved whole, and a long read runs far into the
-    /// next frame, which must be moved in turn: about one byte moved per
-    /// payload byte (benches/read_memory.sh). So, for a payload of 64 KiB
-    /// or more (`src` then starts with its bytes received so far):
-    /// - if `src` is not shared and its allocation can hold the whole frame
-    ///   from its front, the bytes received are moved there now, while they
-    ///   are few (`try_reclaim`: no allocation);
-    /// - else, if `src` has far more room than the payload's bytes so far
-    ///   justify (at least twice `step = min(missing, max(received,
-    ///   64 KiB))`), the payload moves to a buffer of its own of `received +
-    ///   step` bytes;
-    /// - else, once `src` is nearly full (less room than 8 KiB and than the
-    ///   bytes received), it grows by `step` (`reserve`: a `realloc` of an
-    ///   unshared buffer), not by `FramedRead`'s doubling of the whole
-    ///   buffer — a 64 KiB payload gets a 64 KiB buffer, not one of 128 KiB
-    ///   (over glibc's mmap threshold: fresh pages, page faults);
-    /// - once the rest fits, `src` ends at the frame's end (`split_off`), so
-    ///   that reads stop there and the next frame starts in a read of its
-    ///   own.
-    ///
-    /// Between frames, a buffer left exactly full gets room for an 8 KiB
-    /// read. What this reserves ahead of the received bytes is at most
-    /// `max(received, 64 KiB)`: memory follows what actually arrived.
-    #[cold]
-    #[inline(never)]
-    fn make_room(&self, src: &mut BytesMut) {
-        let large = match &self.state {
-            State::Payload { header, body: None } if header.len as usize >= LARGE_PAYLOAD => {
-                Some(header.len as usize)
-            }
-            _ => None,
-        };
-        let Some(len) = large else {
-            // Between frames (or in a small one): a buffer that `split_off`
-            // below left exactly full gets room for a read (`FramedRead`
-            // would ask for one byte, and get exactly one).
-            if src.len() == src.capacity() {
-                src.reserve(MIN_READ);
-            }
-            return;
-        };
-        let have = src.len();
-        let missing = len.saturating_sub(have);
-        let ahead = src.capacity().saturating_sub(have);
-        if ahead < missing && !src.try_reclaim(missing) {
-            let step = have.max(PAYLOAD_STEP).min(missing);
-            if ahead >= 2 * step {
-                let mut own = BytesMut::with_capacity(have + step);
-                own.extend_from_slice(src);
-                *src = own;
-            } else if ahead < MIN_READ.min(have) {
-                // Nearly full: grow by what has arrived (at least 64 KiB,
-                // at most what is missing), not by doubling the buffer.
-                src.reserve(step);
-            }
-            return;
-        }
-        // The rest fits: reads stop at the frame's end, so that the next
-        // frame starts in a read of its own, near the front of a buffer,
-        // instead of behind bytes that a long read ran ahead.
-        if src.capacity() > len {
-            drop(src.split_off(len));
         }
     }
 
@@ -591,75 +574,49 @@ impl FrameDecoder {
     /// bytes still missing. The caller appends at most that many bytes,
     /// then calls `decode` or `decode_eof`, which finish the frame exactly
     /// as they would have from `src`.
-    pub(crate) fn direct_payload(
+    pub(crate) fn payload_buffer(
         &mut self,
         src: &mut BytesMut,
         threshold: usize,
         initial: usize,
     ) -> Option<(&mut Vec<u8>, usize)> {
-        let State::Payload { header, body } = &mut self.state else {
+        if let State::Payload(header) = self.state {
+            let len = header.len() as usize;
+            if len < threshold {
+                return None;
+            }
+            let mut body = Vec::with_capacity(len.min(initial.max(src.len())));
+            body.extend_from_slice(&src.split_to(src.len().min(len)));
+            self.state = State::Slow(Slow::Body { header, body });
+        }
+        let State::Slow(Slow::Body { header, body }) = &mut self.state else {
             return None;
         };
-        let len = header.len as usize;
-        if len < threshold {
-            return None;
-        }
-        let body = body.get_or_insert_with(|| {
-            let mut body = Vec::with_capacity(len.min(initial.max(src.len())));
-            let take = src.len().min(len);
-            body.extend_from_slice(src.get(..take).unwrap_or_default());
-            src.advance(take);
-            body
-        });
-        let missing = len.saturating_sub(body.len());
+        let missing = (header.len() as usize).saturating_sub(body.len());
         Some((body, missing))
     }
 
     /// Puts the bytes of the frame in progress that the decoder has taken
     /// (its header and any payload bytes held in its own buffer) back in
-    /// front of `src`, so that `src` starts at the frame boundary again,
-    /// and forgets the frame. For handing a stream to another reader.
-    pub(crate) fn unconsume(&mut self, src: BytesMut) -> BytesMut {
-        let State::Payload { header, body } = &mut self.state else {
-            return src;
+    /// front of `src`, so that `src` starts at the frame boundary again.
+    /// For handing a stream to another reader.
+    pub(crate) fn into_unread(self, src: BytesMut) -> BytesMut {
+        let (header, body) = match self.state {
+            State::Payload(header) => (header, Vec::new()),
+            State::Slow(Slow::Body { header, body }) => (header, body),
+            State::Head | State::Slow(Slow::Failed(_) | Slow::Scan(_)) => return src,
         };
-        let body = body.take().unwrap_or_default();
         let mut out = BytesMut::with_capacity(HEADER_LEN + body.len() + src.len());
         out.extend_from_slice(&header.to_bytes());
         out.extend_from_slice(&body);
         out.extend_from_slice(&src);
-        self.position = self.frame_offset;
-        self.state = State::Head;
         out
     }
 }
 
-/// Payloads at least this long are received by the tokio codecs as
-/// [`FrameDecoder::make_room`] describes: room made before their bytes
-/// arrive and reads that stop at their end.
-#[cfg(not(fuzzing))]
-const LARGE_PAYLOAD: usize = 64 * 1024;
-/// The room [`FrameDecoder::make_room`] gives a buffer left exactly full.
-#[cfg(not(fuzzing))]
-const MIN_READ: usize = 8 * 1024;
-/// [`FrameDecoder::make_room`] reserves at most `max(received, PAYLOAD_STEP)`
-/// ahead of the payload bytes received.
-#[cfg(not(fuzzing))]
-const PAYLOAD_STEP: usize = 64 * 1024;
-
-// Fuzz inputs are small: under `cargo fuzz` the codecs' large-payload path
-// starts at 64 bytes, so that the differential target reaches it (as
-// FrameReader's direct path does).
-#[cfg(fuzzing)]
-const LARGE_PAYLOAD: usize = 64;
-#[cfg(fuzzing)]
-const MIN_READ: usize = 16;
-#[cfg(fuzzing)]
-const PAYLOAD_STEP: usize = 64;
-
 /// `need - have`, as the `u32` of a `Truncated` error (a frame is at most
 /// `16 + u32::MAX` bytes, and each part at most `u32::MAX`).
-fn missing(need: usize, have: usize) -> u32 {
+pub(crate) fn missing(need: usize, have: usize) -> u32 {
     u32::try_from(need.saturating_sub(have)).unwrap_or(u32::MAX)
 }
 
@@ -704,12 +661,12 @@ pub fn decode_slice(
         return Ok(None);
     };
     let header = Header::parse(head, max_frame_len)?;
-    let Some(payload) = rest.get(..header.len as usize) else {
+    let Some(payload) = rest.get(..header.len() as usize) else {
         return Ok(None);
     };
     header.verify_payload(payload)?;
     Ok(Some((
-        FrameRef::new(header.flags, payload),
+        FrameRef::new(payload),
         HEADER_LEN + payload.len(),
     )))
 }

@@ -3,7 +3,7 @@
 use byteorder::{BigEndian, ByteOrder};
 use bytes::BufMut;
 
-use crate::{checksum::payload_crc, EncodeError, Flags, Header, HEADER_LEN};
+use crate::{checksum::payload_crc, EncodeError, Header, HEADER_LEN};
 
 /// The 16 header bytes for `payload`, after the sender's checks: the
 /// payload within `max_frame_len` (PROTOCOL.md section 3, rule 3). For
@@ -17,22 +17,15 @@ use crate::{checksum::payload_crc, EncodeError, Flags, Header, HEADER_LEN};
 /// # Errors
 /// [`EncodeError::TooLarge`].
 pub fn encode_header(payload: &[u8], max_frame_len: u32) -> Result<[u8; HEADER_LEN], EncodeError> {
-    Ok(checked_header(Flags::empty(), payload, max_frame_len)?.to_bytes())
+    Ok(checked_header(payload, max_frame_len)?.to_bytes())
 }
 
-/// The header for a frame, after the sender's checks: no flag set (LPF v1
-/// defines none) and the payload within `max`.
+/// The header for a frame, after the sender's check: the payload within
+/// `max`.
 #[inline(always)]
-pub(crate) fn checked_header(
-    flags: Flags,
-    payload: &[u8],
-    max: u32,
-) -> Result<Header, EncodeError> {
-    if !flags.is_empty() {
-        return Err(EncodeError::ReservedFlags { flags });
-    }
+pub(crate) fn checked_header(payload: &[u8], max: u32) -> Result<Header, EncodeError> {
     match u32::try_from(payload.len()) {
-        Ok(len) if len <= max => Ok(Header::v1(flags, len, payload_crc(payload))),
+        Ok(len) if len <= max => Ok(Header::new(len, payload_crc(payload))),
         _ => Err(EncodeError::TooLarge {
             len: payload.len(),
             max,
@@ -40,15 +33,13 @@ pub(crate) fn checked_header(
     }
 }
 
-/// Writes `header` into `dst` as two 8-byte stores (see
-/// [`Header::to_words`]).
+/// Writes `header` into `dst` as one 16-byte store (see
+/// [`Header::to_word`]).
 #[inline(always)]
 pub(crate) fn put_header<B: BufMut>(header: &Header, dst: &mut B) {
-    for word in header.to_words() {
-        let mut bytes = [0u8; 8];
-        BigEndian::write_u64(&mut bytes, word);
-        dst.put_slice(&bytes);
-    }
+    let mut bytes = [0u8; HEADER_LEN];
+    BigEndian::write_u128(&mut bytes, header.to_word());
+    dst.put_slice(&bytes);
 }
 
 /// Appends one complete frame (header and a copy of `payload`) to `dst`.
@@ -69,7 +60,7 @@ pub fn encode_frame<B: BufMut>(
     max_frame_len: u32,
     dst: &mut B,
 ) -> Result<(), EncodeError> {
-    let header = checked_header(Flags::empty(), payload, max_frame_len)?;
+    let header = checked_header(payload, max_frame_len)?;
     put_header(&header, dst);
     dst.put_slice(payload);
     Ok(())

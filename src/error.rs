@@ -4,7 +4,7 @@
 
 use std::{fmt, io};
 
-use crate::{Flags, ForeignProtocol};
+use crate::ForeignProtocol;
 
 /// Which part of a frame an error refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,10 +92,10 @@ pub enum DecodeError {
 
     /// The header (with a valid CRC) sets a flag bit that this version does
     /// not define (check 4). Fatal.
-    #[error("reserved flag bits set: {flags}")]
+    #[error("reserved flag bits set: {flags:#04x}")]
     ReservedFlags {
         /// The flags byte received.
-        flags: Flags,
+        flags: u8,
     },
 
     /// A verified header declares a payload longer than the receiver's
@@ -261,7 +261,7 @@ impl fmt::Display for Canonical<'_> {
             DecodeError::HeaderChecksum { expected, actual } => {
                 write!(f, "{name} expected={expected:#010x} actual={actual:#010x}")
             }
-            DecodeError::ReservedFlags { flags } => write!(f, "{name} flags={:#04x}", flags.bits()),
+            DecodeError::ReservedFlags { flags } => write!(f, "{name} flags={flags:#04x}"),
             DecodeError::FrameTooLarge { len, max } => write!(f, "{name} len={len} max={max}"),
             DecodeError::PayloadChecksum {
                 expected,
@@ -312,13 +312,6 @@ pub enum EncodeError {
         len: usize,
         /// The limit.
         max: u32,
-    },
-
-    /// The frame sets flag bits that LPF v1 does not define.
-    #[error("cannot send flags {flags}: LPF v1 defines no flag; nothing was written")]
-    ReservedFlags {
-        /// The flags the caller passed.
-        flags: Flags,
     },
 }
 

@@ -10,12 +10,16 @@ use std::fmt;
 /// part of the protocol, and left out of the canonical error text.
 ///
 /// ```
-/// use lpframe::ForeignProtocol;
+/// use lpframe::{DecodeError, ForeignProtocol};
 ///
-/// assert_eq!(ForeignProtocol::detect(b"GET / HTTP/1.1\r\n"), Some(ForeignProtocol::Http1));
-/// assert_eq!(ForeignProtocol::detect(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]), Some(ForeignProtocol::TlsClientHello));
-/// assert_eq!(ForeignProtocol::detect(&[0xC1, 0x4C]), None);
+/// let mut decoder = lpframe::FrameDecoder::new();
+/// let mut buf = bytes::BytesMut::from(&b"GET / HTTP/1.1\r\n"[..]);
+/// let Err(DecodeError::BadMagic { hint, .. }) = decoder.decode(&mut buf) else { panic!() };
+/// assert_eq!(hint, Some(ForeignProtocol::Http1));
 /// ```
+///
+/// With the `inspect` feature, `ForeignProtocol::detect` makes the same
+/// guess on any bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ForeignProtocol {
@@ -38,8 +42,23 @@ pub enum ForeignProtocol {
 
 impl ForeignProtocol {
     /// Guesses the protocol from the first bytes received (any length; fewer
-    /// than two bytes never give a guess).
+    /// than two bytes never give a guess). Feature `inspect`.
+    ///
+    /// ```
+    /// use lpframe::ForeignProtocol;
+    ///
+    /// assert_eq!(ForeignProtocol::detect(b"GET / HTTP/1.1\r\n"), Some(ForeignProtocol::Http1));
+    /// assert_eq!(ForeignProtocol::detect(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]), Some(ForeignProtocol::TlsClientHello));
+    /// assert_eq!(ForeignProtocol::detect(&[0xC1, 0x4C]), None);
+    /// ```
+    #[cfg(feature = "inspect")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "inspect")))]
     pub fn detect(prefix: &[u8]) -> Option<ForeignProtocol> {
+        ForeignProtocol::recognise(prefix)
+    }
+
+    /// The guess of [`DecodeError::BadMagic`](crate::DecodeError::BadMagic).
+    pub(crate) fn recognise(prefix: &[u8]) -> Option<ForeignProtocol> {
         const HTTP1: [&[u8]; 10] = [
             b"GET ", b"POST", b"PUT ", b"HEAD", b"DELE", b"OPTI", b"PATC", b"CONN", b"TRAC",
             b"HTTP",

@@ -4,9 +4,9 @@ use std::ops::Deref;
 
 use bytes::Bytes;
 
-use crate::Flags;
+use crate::DecodeError;
 
-/// One verified frame: its payload and header flags.
+/// One verified frame: its payload.
 ///
 /// A decoded `Frame` shares the reader's buffer (`Bytes`): decoding does not
 /// copy the payload. Both CRCs were verified before the frame was
@@ -20,38 +20,20 @@ use crate::Flags;
 /// let frame = Frame::new(Bytes::from_static(b"hello"));
 /// assert_eq!(&frame[..], b"hello");
 /// assert_eq!(frame.len(), 5);
-/// assert!(frame.flags().is_empty());
 /// let payload: Bytes = frame.into_payload();
 /// # assert_eq!(payload, "hello");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Frame {
-    flags: Flags,
     payload: Bytes,
 }
 
 impl Frame {
-    /// A frame with no flags carrying `payload`.
+    /// A frame carrying `payload`.
     pub fn new(payload: impl Into<Bytes>) -> Self {
         Frame {
-            flags: Flags::empty(),
             payload: payload.into(),
         }
-    }
-
-    /// A frame with explicit flags, for protocol versions that define some.
-    /// LPF v1 defines none: encoding a frame with any flag set fails with
-    /// [`EncodeError::ReservedFlags`](crate::EncodeError::ReservedFlags).
-    pub fn with_flags(flags: Flags, payload: impl Into<Bytes>) -> Self {
-        Frame {
-            flags,
-            payload: payload.into(),
-        }
-    }
-
-    /// The flags from the header.
-    pub fn flags(&self) -> Flags {
-        self.flags
     }
 
     /// The payload.
@@ -106,18 +88,12 @@ impl From<Frame> for Bytes {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FrameRef<'a> {
-    flags: Flags,
     payload: &'a [u8],
 }
 
 impl<'a> FrameRef<'a> {
-    pub(crate) fn new(flags: Flags, payload: &'a [u8]) -> Self {
-        FrameRef { flags, payload }
-    }
-
-    /// The flags from the header.
-    pub fn flags(&self) -> Flags {
-        self.flags
+    pub(crate) fn new(payload: &'a [u8]) -> Self {
+        FrameRef { payload }
     }
 
     /// The payload, borrowed from the buffer it was decoded from (for the
@@ -128,7 +104,7 @@ impl<'a> FrameRef<'a> {
 
     /// An owned copy.
     pub fn to_frame(&self) -> Frame {
-        Frame::with_flags(self.flags, Bytes::copy_from_slice(self.payload))
+        Frame::new(Bytes::copy_from_slice(self.payload))
     }
 }
 
@@ -143,5 +119,63 @@ impl Deref for FrameRef<'_> {
 impl AsRef<[u8]> for FrameRef<'_> {
     fn as_ref(&self) -> &[u8] {
         self.payload
+    }
+}
+
+/// What a reader received: a verified frame, or the report of a frame that
+/// was dropped while the stream goes on — the item of
+/// [`FrameCodec`](crate::FrameCodec)'s stream, whose `Err` is kept for the
+/// fatal errors that end it.
+///
+/// ```
+/// use lpframe::{Frame, Received};
+///
+/// let item = Received::Frame(Frame::new(&b"hi"[..]));
+/// match &item {
+///     Received::Frame(frame) => assert_eq!(&frame[..], b"hi"),
+///     Received::Dropped(e) => panic!("dropped: {e}"),
+/// }
+/// assert_eq!(item.into_frame().map(Frame::into_payload), Some("hi".into()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// A frame, both CRCs verified.
+    Frame(Frame),
+    /// A frame was dropped and the stream goes on: a corrupt payload under
+    /// an intact header ([`DecodeError::PayloadChecksum`]) or, in recovery
+    /// mode, a damaged region skipped ([`DecodeError::Skipped`]). Never a
+    /// fatal error ([`DecodeError::is_fatal`] is `false`).
+    Dropped(DecodeError),
+}
+
+impl Received {
+    /// The frame, or `None` for a dropped one.
+    pub fn into_frame(self) -> Option<Frame> {
+        match self {
+            Received::Frame(frame) => Some(frame),
+            Received::Dropped(_) => None,
+        }
+    }
+
+    /// The frame, borrowed, or `None` for a dropped one.
+    pub fn frame(&self) -> Option<&Frame> {
+        match self {
+            Received::Frame(frame) => Some(frame),
+            Received::Dropped(_) => None,
+        }
+    }
+
+    /// The report of a dropped frame, or `None` for a frame.
+    pub fn dropped(&self) -> Option<&DecodeError> {
+        match self {
+            Received::Frame(_) => None,
+            Received::Dropped(e) => Some(e),
+        }
+    }
+}
+
+impl From<Frame> for Received {
+    fn from(frame: Frame) -> Received {
+        Received::Frame(frame)
     }
 }

@@ -16,13 +16,16 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 //!
-//! All integers are big-endian, read and written with `byteorder`.
+//! All integers are big-endian, read and written with `byteorder` and
+//! nothing else. The 16 bytes are read and written as one 128-bit word
+//! (`BigEndian::read_u128` on a `[u8; 16]`, whose length the type fixes),
+//! so no field is ever cut out of the array by a range that could panic.
 
 use byteorder::{BigEndian, ByteOrder};
 
 use crate::{
     checksum::{header_crc, payload_crc, V1_PREFIX},
-    DecodeError, EncodeError, Flags, ForeignProtocol,
+    DecodeError, EncodeError, ForeignProtocol,
 };
 
 /// The two magic bytes that start every frame.
@@ -32,15 +35,13 @@ pub const VERSION: u8 = 1;
 /// The size of the fixed header, in bytes.
 pub const HEADER_LEN: usize = 16;
 
-/// The six fields of a 16-byte LPF header, as they are on the wire.
+/// The fields of a 16-byte LPF header, as they are on the wire.
 ///
-/// [`Header::from_bytes`] reads any 16 bytes into fields without judging
-/// them (for tools that show what arrived, field by field);
-/// [`verify`](Header::verify) then makes checks 1 to 5 of PROTOCOL.md
-/// section 4 in their order, and [`verify_payload`](Header::verify_payload)
-/// check 6. [`Header::parse`] does the first two at once. A header for
-/// sending is built by [`Header::for_payload`], and
-/// [`to_bytes`](Header::to_bytes) writes any header back byte for byte.
+/// [`Header::parse`] reads a header and makes checks 1 to 5 of PROTOCOL.md
+/// section 4 in their order; [`verify_payload`](Header::verify_payload)
+/// makes check 6. A header for sending is built by
+/// [`Header::for_payload`] (or [`Header::new`]), and
+/// [`to_bytes`](Header::to_bytes) writes it byte for byte.
 ///
 /// ```
 /// use lpframe::{Header, HEADER_LEN};
@@ -48,36 +49,29 @@ pub const HEADER_LEN: usize = 16;
 /// let header = Header::for_payload(b"hello").unwrap();
 /// let bytes: [u8; HEADER_LEN] = header.to_bytes();
 /// assert_eq!(&bytes[..4], &[0xC1, 0x4C, 0x01, 0x00]);
-/// assert_eq!(header.header_crc, 0x7e44_0401);
+/// assert_eq!((header.len(), header.header_crc()), (5, 0x7e44_0401));
 /// assert_eq!(Header::parse(&bytes, 5).unwrap(), header);
-///
-/// // A version-2 header is read into fields, and its CRC can be judged on
-/// // its own, although the header fails check 2.
-/// let mut v2 = bytes;
-/// v2[2] = 2;
-/// let fields = Header::from_bytes(&v2);
-/// assert_eq!(fields.version, 2);
-/// assert!(fields.verify(u32::MAX).is_err());
-/// assert_ne!(fields.header_crc, fields.computed_header_crc());
 /// ```
+///
+/// With the `inspect` feature (for tools that show what arrived, field by
+/// field, such as the `lpframe` CLI), `Header::from_bytes` reads any 16
+/// bytes into fields without judging them, `verify` then makes checks 1
+/// to 5 on them, and the accessors `magic`, `version`, `flags` and
+/// `computed_header_crc` show each field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Header {
-    /// Bytes 0..2: `MAGIC` in a valid header.
-    pub magic: [u8; 2],
-    /// Byte 2: `VERSION` (1) in a header this crate accepts.
-    pub version: u8,
-    /// Byte 3: empty in a valid v1 header.
-    pub flags: Flags,
+    /// Bytes 0..4 as a big-endian number: magic, version, flags.
+    prefix: u32,
     /// Bytes 4..8: the payload length.
-    pub len: u32,
+    len: u32,
     /// Bytes 8..12: the CRC-32 of the payload.
-    pub payload_crc: u32,
+    payload_crc: u32,
     /// Bytes 12..16: the CRC-32 of bytes 0..12.
-    pub header_crc: u32,
+    header_crc: u32,
 }
 
 impl Header {
-    /// The v1 header for `payload` with no flags: its length and both CRCs.
+    /// The v1 header for `payload`: its length and both CRCs.
     ///
     /// # Errors
     /// [`EncodeError::TooLarge`] if the payload is longer than `u32::MAX`.
@@ -86,10 +80,10 @@ impl Header {
             len: payload.len(),
             max: u32::MAX,
         })?;
-        Ok(Header::v1(Flags::empty(), len, payload_crc(payload)))
+        Ok(Header::new(len, payload_crc(payload)))
     }
 
-    /// A valid v1 header (magic, version 1, no flags, its header CRC)
+    /// A valid v1 header (magic, version 1, flags 0, its header CRC)
     /// declaring a payload of `len` bytes whose CRC-32 is `payload_crc`: for
     /// writing a header ahead of a payload that is not in memory yet, and
     /// for tests and tools that send a header on its own (one declaring more
@@ -98,85 +92,144 @@ impl Header {
     /// ```
     /// let h = lpframe::Header::new(5, crc32fast::hash(b"hello"));
     /// assert_eq!(h, lpframe::Header::for_payload(b"hello").unwrap());
-    /// assert!(h.verify(4).is_err()); // over a limit of 4
+    /// assert!(lpframe::Header::parse(&h.to_bytes(), 4).is_err()); // over a limit of 4
     /// ```
-    pub fn new(len: u32, payload_crc: u32) -> Header {
-        Header::v1(Flags::empty(), len, payload_crc)
-    }
-
-    /// A v1 header with these fields and its header CRC.
     #[inline(always)]
-    pub(crate) fn v1(flags: Flags, len: u32, payload_crc: u32) -> Header {
-        let prefix = BigEndian::read_u32(&[MAGIC[0], MAGIC[1], VERSION, flags.bits()]);
+    pub fn new(len: u32, payload_crc: u32) -> Header {
         Header {
-            magic: MAGIC,
-            version: VERSION,
-            flags,
+            prefix: V1_PREFIX,
             len,
             payload_crc,
-            header_crc: header_crc(prefix, len, payload_crc),
+            header_crc: header_crc(V1_PREFIX, len, payload_crc),
         }
     }
 
-    /// Reads 16 bytes into fields, checking nothing.
+    /// Bytes 4..8: the payload length.
+    #[inline]
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// `true` for a header that declares an empty payload.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes 8..12: the CRC-32 of the payload, as sent.
+    #[inline]
+    pub fn payload_crc(&self) -> u32 {
+        self.payload_crc
+    }
+
+    /// Bytes 12..16: the CRC-32 of bytes 0..12, as sent.
+    #[inline]
+    pub fn header_crc(&self) -> u32 {
+        self.header_crc
+    }
+
+    /// Reads 16 bytes into fields, checking nothing (feature `inspect`).
+    ///
+    /// ```
+    /// let mut v2 = lpframe::Header::for_payload(b"hello").unwrap().to_bytes();
+    /// v2[2] = 2;
+    /// let fields = lpframe::Header::from_bytes(&v2);
+    /// assert_eq!((fields.magic(), fields.version(), fields.flags()), ([0xC1, 0x4C], 2, 0));
+    /// assert!(fields.verify(u32::MAX).is_err()); // check 2
+    /// assert_ne!(fields.header_crc(), fields.computed_header_crc());
+    /// assert_eq!(fields.to_bytes(), v2); // written back unchanged
+    /// ```
+    #[cfg(feature = "inspect")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "inspect")))]
     #[inline]
     pub fn from_bytes(bytes: &[u8; HEADER_LEN]) -> Header {
-        let [m0, m1, version, flags, ..] = *bytes;
-        // Constant ranges of a fixed-size array: checked at compile time.
+        let [prefix, len, payload_crc, header_crc] = words(bytes);
         Header {
-            magic: [m0, m1],
-            version,
-            flags: Flags::from_bits_retain(flags),
-            len: BigEndian::read_u32(&bytes[4..8]),
-            payload_crc: BigEndian::read_u32(&bytes[8..12]),
-            header_crc: BigEndian::read_u32(&bytes[12..16]),
+            prefix,
+            len,
+            payload_crc,
+            header_crc,
         }
     }
 
-    /// The 16 wire bytes of this header, every field as it is (a header read
-    /// by [`from_bytes`](Self::from_bytes) is written back unchanged).
-    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
-        let mut b = [0u8; HEADER_LEN];
-        let [hi, lo] = self.to_words();
-        BigEndian::write_u64(&mut b[..8], hi);
-        BigEndian::write_u64(&mut b[8..], lo);
-        b
+    /// Bytes 0..2: [`MAGIC`] in a valid header (feature `inspect`).
+    #[cfg(feature = "inspect")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "inspect")))]
+    pub fn magic(&self) -> [u8; 2] {
+        let mut b = [0u8; 4];
+        BigEndian::write_u32(&mut b, self.prefix);
+        let [m0, m1, _, _] = b;
+        [m0, m1]
     }
 
-    /// The header as two big-endian 64-bit words (bytes 0..8 and 8..16).
-    ///
-    /// The encoders write these with two 8-byte stores: building the 16
-    /// bytes piecewise on the stack and copying them out made every frame
-    /// wait on failed store-to-load forwarding (perf annotate: the three
-    /// hottest instructions of the encoder, 60 % of its samples).
-    #[inline(always)]
-    pub(crate) fn to_words(self) -> [u64; 2] {
-        [
-            (u64::from(self.prefix()) << 32) | u64::from(self.len),
-            (u64::from(self.payload_crc) << 32) | u64::from(self.header_crc),
-        ]
+    /// Byte 2: [`VERSION`] in a header this crate accepts (feature
+    /// `inspect`).
+    #[cfg(feature = "inspect")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "inspect")))]
+    pub fn version(&self) -> u8 {
+        (self.prefix >> 8) as u8
     }
 
-    /// Bytes 0..4 as a big-endian number.
-    #[inline]
-    fn prefix(&self) -> u32 {
-        BigEndian::read_u32(&[
-            self.magic[0],
-            self.magic[1],
-            self.version,
-            self.flags.bits(),
-        ])
+    /// Byte 3: 0 in a valid v1 header (feature `inspect`).
+    #[cfg(feature = "inspect")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "inspect")))]
+    pub fn flags(&self) -> u8 {
+        self.prefix as u8
     }
 
     /// The CRC-32 of this header's bytes 0..12, to compare with
-    /// [`header_crc`](Self::header_crc) (check 3).
+    /// [`header_crc`](Self::header_crc) (check 3; feature `inspect`).
+    #[cfg(feature = "inspect")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "inspect")))]
     #[inline]
     pub fn computed_header_crc(&self) -> u32 {
-        header_crc(self.prefix(), self.len, self.payload_crc)
+        header_crc(self.prefix, self.len, self.payload_crc)
     }
 
-    /// Checks 1 to 5 of PROTOCOL.md section 4, in its order: magic, version,
-    /// header CRC, flags, then `len` against `max_len`.
+    /// Checks 1 to 5 of PROTOCOL.md section 4 on a header read by
+    /// [`from_bytes`](Self::from_bytes), in its order: magic, version,
+    /// header CRC, flags, then the length against `max_len` (feature
+    /// `inspect`).
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse).
+    #[cfg(feature = "inspect")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "inspect")))]
+    pub fn verify(&self, max_len: u32) -> Result<(), DecodeError> {
+        check(
+            self.prefix,
+            self.len,
+            self.payload_crc,
+            self.header_crc,
+            max_len,
+        )
+        .map_err(|failed| failed.into_error(&self.to_bytes()))
+    }
+
+    /// The 16 wire bytes of this header, every field as it is.
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+        let mut b = [0u8; HEADER_LEN];
+        BigEndian::write_u128(&mut b, self.to_word());
+        b
+    }
+
+    /// The header as one big-endian 128-bit word.
+    ///
+    /// The encoders write it with one 16-byte store (`put_u128`): building
+    /// the 16 bytes piecewise on the stack and copying them out made every
+    /// frame wait on failed store-to-load forwarding (perf annotate: the
+    /// three hottest instructions of the encoder, 60 % of its samples).
+    #[inline(always)]
+    pub(crate) fn to_word(self) -> u128 {
+        (u128::from(self.prefix) << 96)
+            | (u128::from(self.len) << 64)
+            | (u128::from(self.payload_crc) << 32)
+            | u128::from(self.header_crc)
+    }
+
+    /// Reads and verifies a complete header: checks 1 to 5 of PROTOCOL.md
+    /// section 4, in its order (magic, version, header CRC, flags, then the
+    /// length against `max_len`), as one pass over the four words.
     ///
     /// # Errors
     /// [`DecodeError::BadMagic`], [`UnsupportedVersion`],
@@ -187,34 +240,12 @@ impl Header {
     /// [`HeaderChecksum`]: DecodeError::HeaderChecksum
     /// [`ReservedFlags`]: DecodeError::ReservedFlags
     /// [`FrameTooLarge`]: DecodeError::FrameTooLarge
-    pub fn verify(&self, max_len: u32) -> Result<(), DecodeError> {
-        check(
-            self.prefix(),
-            self.len,
-            self.payload_crc,
-            self.header_crc,
-            max_len,
-        )
-        .map_err(|failed| failed.into_error(&self.to_bytes()))
-    }
-
-    /// Reads and verifies a complete header: [`from_bytes`](Self::from_bytes)
-    /// then [`verify`](Self::verify), as one pass over the four words.
-    ///
-    /// # Errors
-    /// As [`verify`](Self::verify).
     #[inline]
     pub fn parse(bytes: &[u8; HEADER_LEN], max_len: u32) -> Result<Header, DecodeError> {
-        // Constant ranges of a fixed-size array: checked at compile time.
-        let prefix = BigEndian::read_u32(&bytes[..4]);
-        let len = BigEndian::read_u32(&bytes[4..8]);
-        let payload_crc = BigEndian::read_u32(&bytes[8..12]);
-        let header_crc = BigEndian::read_u32(&bytes[12..16]);
+        let [prefix, len, payload_crc, header_crc] = words(bytes);
         match check(prefix, len, payload_crc, header_crc, max_len) {
             Ok(()) => Ok(Header {
-                magic: MAGIC,
-                version: VERSION,
-                flags: Flags::from_bits_retain(prefix as u8),
+                prefix,
                 len,
                 payload_crc,
                 header_crc,
@@ -242,6 +273,19 @@ impl Header {
     }
 }
 
+/// The four big-endian 32-bit words of a header: prefix, length, payload
+/// CRC, header CRC.
+#[inline(always)]
+fn words(bytes: &[u8; HEADER_LEN]) -> [u32; 4] {
+    let w = BigEndian::read_u128(bytes);
+    [
+        (w >> 96) as u32,
+        (w >> 64) as u32,
+        (w >> 32) as u32,
+        w as u32,
+    ]
+}
+
 /// Which of checks 1 to 5 failed; the error itself is built out of line
 /// (it is the cold path, and the magic's hint needs the bytes).
 enum Failed {
@@ -262,27 +306,17 @@ impl Failed {
     #[cold]
     fn into_error(self, bytes: &[u8; HEADER_LEN]) -> DecodeError {
         match self {
-            Failed::Prefix => match check_prefix(bytes) {
-                Err(e) => e,
-                // `check` found the prefix wrong, so `check_prefix` does too.
-                Ok(()) => DecodeError::BadMagic {
-                    found: BigEndian::read_u16(&bytes[..2]),
-                    hint: None,
-                },
-            },
+            Failed::Prefix => prefix_error(bytes),
             Failed::HeaderChecksum { expected, actual } => {
                 DecodeError::HeaderChecksum { expected, actual }
             }
-            Failed::ReservedFlags(bits) => DecodeError::ReservedFlags {
-                flags: Flags::from_bits_retain(bits),
-            },
+            Failed::ReservedFlags(flags) => DecodeError::ReservedFlags { flags },
             Failed::TooLarge { len, max } => DecodeError::FrameTooLarge { len, max },
         }
     }
 }
 
-/// Checks 1 to 5 on the four header words, in PROTOCOL.md's order. Magic
-/// and version are one masked compare of the first word.
+/// Checks 1 to 5 on the four words of a header.
 #[inline(always)]
 fn check(prefix: u32, len: u32, payload_crc: u32, header_crc: u32, max: u32) -> Result<(), Failed> {
     if prefix & 0xFFFF_FF00 != V1_PREFIX {
@@ -295,8 +329,9 @@ fn check(prefix: u32, len: u32, payload_crc: u32, header_crc: u32, max: u32) -> 
             actual,
         });
     }
+    // LPF v1 defines no flag: any bit set fails check 4.
     let flags = prefix as u8;
-    if flags & !Flags::DEFINED_V1 != 0 {
+    if flags != 0 {
         return Err(Failed::ReservedFlags(flags));
     }
     if len > max {
@@ -305,18 +340,35 @@ fn check(prefix: u32, len: u32, payload_crc: u32, header_crc: u32, max: u32) -> 
     Ok(())
 }
 
-/// Checks 1 and 2 on the first bytes of a header that may not have fully
-/// arrived yet, so that a peer speaking another protocol is refused after
-/// two or three bytes instead of being waited on for sixteen.
-///
-/// Bytes past the version are ignored; fewer than two bytes always pass.
+/// The error of check 1 or 2 for a full header whose prefix `check` found
+/// wrong.
+#[cold]
+fn prefix_error(bytes: &[u8; HEADER_LEN]) -> DecodeError {
+    let [m0, m1, version, ..] = *bytes;
+    if [m0, m1] != MAGIC {
+        return bad_magic(m0, m1, bytes);
+    }
+    DecodeError::UnsupportedVersion {
+        found: version,
+        supported: VERSION,
+    }
+}
+
+#[cold]
+fn bad_magic(m0: u8, m1: u8, prefix: &[u8]) -> DecodeError {
+    DecodeError::BadMagic {
+        found: BigEndian::read_u16(&[m0, m1]),
+        hint: ForeignProtocol::recognise(prefix),
+    }
+}
+
+/// Checks 1 and 2 on the first bytes of a header, as soon as they are
+/// there (fewer than 16 bytes: a foreign protocol is refused without
+/// waiting for a full header).
 pub(crate) fn check_prefix(prefix: &[u8]) -> Result<(), DecodeError> {
     if let [m0, m1, rest @ ..] = prefix {
         if [*m0, *m1] != MAGIC {
-            return Err(DecodeError::BadMagic {
-                found: BigEndian::read_u16(&[*m0, *m1]),
-                hint: ForeignProtocol::detect(prefix.get(..HEADER_LEN).unwrap_or(prefix)),
-            });
+            return Err(bad_magic(*m0, *m1, prefix.get(..HEADER_LEN).unwrap_or(prefix)));
         }
         if let Some(&found) = rest.first() {
             if found != VERSION {

@@ -71,7 +71,7 @@
 //! # async fn main() -> Result<(), lpframe::Error> {
 //! use bytes::Bytes;
 //! use futures::{SinkExt, TryStreamExt};
-//! use lpframe::FrameCodec;
+//! use lpframe::{FrameCodec, Received};
 //! use tokio_util::codec::Framed;
 //!
 //! let (client, server) = tokio::io::duplex(4096);
@@ -82,11 +82,11 @@
 //! // `?` ends the loop on a fatal error; a dropped frame is an item.
 //! while let Some(item) = server.try_next().await? {
 //!     match item {
-//!         Ok(frame) => {
+//!         Received::Frame(frame) => {
 //!             assert_eq!(&frame[..], b"ping");
 //!             break;
 //!         }
-//!         Err(dropped) => eprintln!("dropped a frame: {dropped}"),
+//!         Received::Dropped(e) => eprintln!("dropped a frame: {e}"),
 //!     }
 //! }
 //! # Ok(())
@@ -108,12 +108,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod blocking;
+mod buffers;
 mod checksum;
 mod config;
 mod decode;
 mod encode;
 mod error;
-mod flags;
 mod foreign;
 mod frame;
 mod header;
@@ -142,9 +142,8 @@ pub use config::{Config, DEFAULT_MAX_FRAME_LEN};
 pub use decode::{decode_slice, FrameDecoder};
 pub use encode::{encode_frame, encode_header};
 pub use error::{DecodeError, EncodeError, Error, FramePart, IntoInnerError};
-pub use flags::Flags;
 pub use foreign::ForeignProtocol;
-pub use frame::{Frame, FrameRef};
+pub use frame::{Frame, FrameRef, Received};
 pub use header::{Header, HEADER_LEN, MAGIC, VERSION};
 #[cfg(feature = "tokio")]
 pub use sink::FrameSink;

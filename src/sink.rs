@@ -15,14 +15,10 @@ use tokio::io::AsyncWrite;
 use crate::{
     encode::{checked_header, put_header},
     error::is_retryable,
-    Config, Error, Flags, Frame, HEADER_LEN,
+    Config, Error, HEADER_LEN,
 };
 
-/// Payloads up to this many bytes are copied into the write buffer behind
-/// their header (one contiguous write for many small frames); longer ones
-/// are queued as they are and written from their own memory. Chosen by
-/// measurement (BENCHMARKS.md, "FrameSink: the copy threshold").
-pub(crate) const COPY_THRESHOLD: usize = 2 * 1024;
+use crate::buffers::COPY_THRESHOLD;
 
 /// The write buffer's initial capacity and the default backpressure
 /// boundary, as tokio-util's `FramedWrite`.
@@ -84,8 +80,9 @@ const MAX_SLICES: usize = 64;
 ///
 /// The writer must be [`Unpin`] (a `TcpStream`, its write half, a
 /// `DuplexStream`...); pin others with `Box::pin`. `FrameSink` implements
-/// both `Sink<Bytes>` and `Sink<Frame>`, so name the item type where it is
-/// not implied by an argument: `SinkExt::<Bytes>::flush(&mut sink)`.
+/// one `Sink<Bytes>`, so `send`, `feed`, `flush` and `close` need no type
+/// annotations; a received [`Frame`](crate::Frame), a `Vec<u8>` or a
+/// `String` goes in with `.into()`.
 ///
 /// # Examples
 ///
@@ -107,10 +104,10 @@ const MAX_SLICES: usize = 64;
 /// let sender = tokio::spawn(async move {
 ///     tx.send(Bytes::from_static(b"small")).await?; // copied behind its header
 ///     tx.send(big).await?;
-///     SinkExt::<Bytes>::close(&mut tx).await
+///     tx.close().await
 /// });
-/// assert_eq!(&rx.next().await.unwrap()?.unwrap()[..], b"small");
-/// assert_eq!(rx.next().await.unwrap()?.unwrap().len(), 1 << 20);
+/// assert_eq!(&rx.next().await.unwrap()?.into_frame().unwrap()[..], b"small");
+/// assert_eq!(rx.next().await.unwrap()?.into_frame().unwrap().len(), 1 << 20);
 /// sender.await.unwrap()?;
 /// # Ok(())
 /// # }
@@ -238,11 +235,11 @@ impl<W> FrameSink<W> {
 
     /// Queues one frame: after the sender's checks, its header goes into the
     /// write buffer, and its payload behind it (copied) or after it (as is).
-    fn queue(&mut self, flags: Flags, payload: Bytes) -> Result<(), Error> {
+    fn queue(&mut self, payload: Bytes) -> Result<(), Error> {
         if self.poisoned {
             return Err(Error::WriterPoisoned);
         }
-        let header = checked_header(flags, &payload, self.config.max_write_frame_len)?;
+        let header = checked_header(&payload, self.config.max_write_frame_len)?;
         if payload.len() <= COPY_THRESHOLD {
             self.buf.reserve(HEADER_LEN + payload.len());
             put_header(&header, &mut self.buf);
@@ -386,34 +383,7 @@ impl<W: AsyncWrite + Unpin> Sink<Bytes> for FrameSink<W> {
     }
 
     fn start_send(self: Pin<&mut Self>, payload: Bytes) -> Result<(), Error> {
-        self.get_mut().queue(Flags::empty(), payload)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().poll_flush_inner(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().poll_close_inner(cx)
-    }
-}
-
-/// Frames with their flags (e.g. frames received, echoed back). LPF v1
-/// defines no flag: a frame with one set is refused with
-/// [`EncodeError::ReservedFlags`](crate::EncodeError::ReservedFlags).
-///
-/// # Errors
-/// As `Sink<Bytes>`.
-impl<W: AsyncWrite + Unpin> Sink<Frame> for FrameSink<W> {
-    type Error = Error;
-
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().poll_ready_inner(cx)
-    }
-
-    fn start_send(self: Pin<&mut Self>, frame: Frame) -> Result<(), Error> {
-        let flags = frame.flags();
-        self.get_mut().queue(flags, frame.into_payload())
+        self.get_mut().queue(payload)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {

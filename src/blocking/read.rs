@@ -1,30 +1,19 @@
-//! Reading: the exact [`read_frame`] and the buffered, timeout-safe
-//! [`FrameReader`], both loops around the one [`FrameDecoder`].
+//! Reading: the exact [`read_frame`], on the header checks alone, and the
+//! buffered, timeout-safe [`FrameReader`], a loop around the one
+//! [`FrameDecoder`] with the blocking path's buffer policy.
 
 use std::io::{self, Read};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use super::Checked;
-use crate::{Config, Error, Frame, FrameDecoder, DEFAULT_MAX_FRAME_LEN, HEADER_LEN};
-
-/// The size of a [`FrameReader`]'s reads while it waits for headers and
-/// small payloads.
-const MIN_READ: usize = 8 * 1024;
-/// The largest read a [`FrameReader`] makes through its staging buffer
-/// (for payloads between [`MIN_READ`] and [`LARGE_PAYLOAD`]).
-const MAX_STAGED_READ: usize = 64 * 1024;
-/// [`read_frame`] reserves at most this much for a payload before its bytes
-/// arrive; the rest grows as they do.
-const FIRST_PAYLOAD_CHUNK: usize = 64 * 1024;
-/// Payloads at least this long are read by [`FrameReader`] straight into a
-/// buffer of their own.
-#[cfg(not(fuzzing))]
-const LARGE_PAYLOAD: usize = 64 * 1024;
-/// Fuzz inputs are small: under `cargo fuzz` the direct path starts at 64
-/// bytes so that the differential target compares it with the model.
-#[cfg(fuzzing)]
-const LARGE_PAYLOAD: usize = 64;
+use crate::{
+    buffers::{FIRST_PAYLOAD_CHUNK, LARGE_PAYLOAD, MAX_STAGED_READ, MIN_READ},
+    decode::missing,
+    header::check_prefix,
+    Config, DecodeError, Error, Frame, FrameDecoder, FramePart, Header, DEFAULT_MAX_FRAME_LEN,
+    HEADER_LEN,
+};
 
 /// Reads exactly one frame with the default limit (8 MiB); see
 /// [`read_frame_with`].
@@ -62,8 +51,8 @@ pub fn read_frame<R: Read + ?Sized>(r: &mut R) -> Result<Option<Frame>, Error> {
 /// is fatal; the same error before the first byte of the frame is
 /// [`Error::Io`], and a retryable one (a timeout) may be retried. Use
 /// [`FrameReader`] to survive timeouts inside frames. It cannot recover
-/// from damage either (that needs reading ahead): use [`FrameReader`] with
-/// [`Config::recover`].
+/// from damage either (that needs reading ahead): use
+/// [`FrameReader::recovering`].
 ///
 /// ```
 /// use lpframe::{read_frame_with, DecodeError, Error};
@@ -115,35 +104,45 @@ pub fn read_frame_with<R: Read + ?Sized>(
     r: &mut R,
     max_frame_len: u32,
 ) -> Result<Option<Frame>, Error> {
-    let mut decoder = FrameDecoder::with_config(Config::new().max_read_frame_len(max_frame_len));
     let mut r = Checked(r);
-    // The header, in reads of exactly what it still lacks.
+    // The header, in reads of exactly what it still lacks; checks 1 and 2
+    // on its first bytes as they arrive.
     let mut head = [0u8; HEADER_LEN];
     let mut got = 0;
-    while !decoder.read_head(head.get(..got).unwrap_or_default())? {
-        let n = match head.get_mut(got..) {
-            Some(rest) => read_retrying(&mut r, rest, got)?,
-            None => 0,
-        };
+    while let Some(rest) = head.get_mut(got..).filter(|rest| !rest.is_empty()) {
+        let n = read_retrying(&mut r, rest, got)?;
         if n == 0 {
-            let mut partial = BytesMut::from(head.get(..got).unwrap_or_default());
-            return Ok(decoder.decode_eof(&mut partial)?);
+            return match got {
+                0 => Ok(None),
+                _ => Err(truncated(FramePart::Header, HEADER_LEN, got)),
+            };
         }
         got += n;
+        let received = head
+            .get(..got)
+            .expect("got <= HEADER_LEN: each read fills part of the header's rest");
+        check_prefix(received)?;
     }
-    // The payload, straight into the frame's own buffer.
-    let mut none = BytesMut::new();
-    if let Some((body, missing)) = decoder.direct_payload(&mut none, 0, FIRST_PAYLOAD_CHUNK) {
-        let before = body.len();
-        if let Err(io) = (&mut r).take(missing as u64).read_to_end(body) {
-            let done = (HEADER_LEN + body.len()) as u64;
-            return Err(Error::Desync { io, done });
-        }
-        if body.len() - before < missing {
-            return Ok(decoder.decode_eof(&mut none)?);
-        }
+    let header = Header::parse(&head, max_frame_len)?;
+    // The payload, straight into the frame's own buffer, which grows with
+    // the bytes received (never by the declared length).
+    let len = header.len() as usize;
+    let mut payload = Vec::with_capacity(len.min(FIRST_PAYLOAD_CHUNK));
+    if let Err(io) = (&mut r).take(len as u64).read_to_end(&mut payload) {
+        let done = (HEADER_LEN + payload.len()) as u64;
+        return Err(Error::Desync { io, done });
     }
-    Ok(decoder.decode(&mut none)?)
+    if payload.len() < len {
+        return Err(truncated(FramePart::Payload, len, payload.len()));
+    }
+    header.verify_payload(&payload)?;
+    Ok(Some(Frame::new(Bytes::from(payload))))
+}
+
+/// The end of the stream inside a frame.
+fn truncated(part: FramePart, need: usize, have: usize) -> Error {
+    let missing = missing(need, have);
+    Error::Decode(DecodeError::Truncated { part, missing })
 }
 
 /// One read, retried on `Interrupted`. An error is [`Error::Io`] if no byte
@@ -283,19 +282,39 @@ impl<R: Read> FrameReader<R> {
     /// ```
     /// use lpframe::{Config, FrameReader};
     ///
-    /// // Small requests only, and carry on past damage in a record file.
-    /// let config = Config::new().max_read_frame_len(64 * 1024).recover(true);
+    /// // Small requests only.
+    /// let config = Config::new().max_read_frame_len(64 * 1024);
+    /// let mut wire = Vec::new();
+    /// lpframe::write_frame(&mut wire, &[0; 100_000]).unwrap();
+    /// let mut reader = FrameReader::with_config(&wire[..], config);
+    /// assert!(reader.next_frame().unwrap_err().is_fatal()); // over the limit
+    /// ```
+    pub fn with_config(inner: R, config: Config) -> Self {
+        FrameReader::with_decoder(inner, FrameDecoder::with_config(config))
+    }
+
+    /// A reader in recovery mode (see [`FrameDecoder::recovering`]), for
+    /// damaged streams such as record files and captures: it carries on
+    /// past damage, reporting what it skipped.
+    ///
+    /// ```
+    /// use lpframe::{Config, FrameReader};
+    ///
     /// let mut wire = vec![0xEE; 7]; // garbage before the first frame
     /// lpframe::write_frame(&mut wire, b"record").unwrap();
-    /// let mut reader = FrameReader::with_config(&wire[..], config);
+    /// let mut reader = FrameReader::recovering(&wire[..], Config::new());
     /// assert!(!reader.next_frame().unwrap_err().is_fatal()); // "skipped 7 bytes at offset 0"
     /// assert_eq!(&reader.next_frame().unwrap().unwrap()[..], b"record");
     /// ```
-    pub fn with_config(inner: R, config: Config) -> Self {
+    pub fn recovering(inner: R, config: Config) -> Self {
+        FrameReader::with_decoder(inner, FrameDecoder::recovering(config))
+    }
+
+    fn with_decoder(inner: R, decoder: FrameDecoder) -> Self {
         FrameReader {
             inner,
             buf: BytesMut::new(),
-            decoder: FrameDecoder::with_config(config),
+            decoder,
             stage: Vec::new(),
             finished: false,
         }
@@ -337,7 +356,7 @@ impl<R: Read> FrameReader<R> {
             }
             let eof = match self
                 .decoder
-                .direct_payload(&mut self.buf, LARGE_PAYLOAD, MIN_READ)
+                .payload_buffer(&mut self.buf, LARGE_PAYLOAD, MIN_READ)
             {
                 // `read_to_end` on a `Take` reads into the vector's spare
                 // capacity without zero-filling it, and grows it
@@ -367,13 +386,17 @@ impl<R: Read> FrameReader<R> {
         let buffered = self.buf.len();
         let want = self
             .decoder
-            .bytes_missing(buffered)
+            .need()
+            .missing(buffered)
             .min(buffered)
             .clamp(MIN_READ, MAX_STAGED_READ);
         if self.stage.len() < want {
             self.stage.resize(want, 0);
         }
-        let stage = self.stage.get_mut(..want).unwrap_or_default();
+        let stage = self
+            .stage
+            .get_mut(..want)
+            .expect("the stage holds at least `want` bytes: resized above");
         let n = loop {
             match Checked(&mut self.inner).read(stage) {
                 Ok(n) => break n,
@@ -382,7 +405,7 @@ impl<R: Read> FrameReader<R> {
             }
         };
         self.buf
-            .extend_from_slice(stage.get(..n).unwrap_or_default());
+            .extend_from_slice(stage.get(..n).expect("n <= want: `Checked` refuses more"));
         Ok(n)
     }
 }
@@ -451,8 +474,8 @@ impl<R> FrameReader<R> {
     /// let (_, unread) = reader.into_parts();
     /// assert_eq!(&unread[..], &wire[..18]); // the header is given back too
     /// ```
-    pub fn into_parts(mut self) -> (R, BytesMut) {
-        let unread = self.decoder.unconsume(self.buf);
+    pub fn into_parts(self) -> (R, BytesMut) {
+        let unread = self.decoder.into_unread(self.buf);
         (self.inner, unread)
     }
 }

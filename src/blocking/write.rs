@@ -4,13 +4,11 @@
 use std::io::{self, IoSlice, Write};
 
 use crate::{
-    encode::checked_header, error::is_retryable, error::IntoInnerError, Config, Error, Flags,
-    Frame, DEFAULT_MAX_FRAME_LEN, HEADER_LEN,
+    encode::checked_header, error::is_retryable, error::IntoInnerError, Config, Error,
+    DEFAULT_MAX_FRAME_LEN, HEADER_LEN,
 };
 
-/// A [`FrameWriter`] buffers frames up to this many bytes; larger frames are
-/// written straight through without copying the payload.
-const WRITE_BUFFER: usize = 8 * 1024;
+use crate::buffers::WRITE_BUFFER;
 
 /// Writes one frame with the default limit (8 MiB); see
 /// [`write_frame_with`].
@@ -58,7 +56,7 @@ pub fn write_frame_with<W: Write + ?Sized>(
     payload: &[u8],
     max_frame_len: u32,
 ) -> Result<(), Error> {
-    let header = checked_header(Flags::empty(), payload, max_frame_len)?.to_bytes();
+    let header = checked_header(payload, max_frame_len)?.to_bytes();
     match write_all_vectored(w, &header, payload) {
         Ok(()) => Ok(()),
         Err((io, 0)) => Err(Error::Io(io)),
@@ -195,35 +193,14 @@ impl<W: Write> FrameWriter<W> {
     /// [`flush`](Self::flush) finishes it (see the type docs), otherwise the
     /// writer is poisoned; [`Error::WriterPoisoned`].
     pub fn write_frame(&mut self, payload: &[u8]) -> Result<(), Error> {
-        self.queue(Flags::empty(), payload)
+        self.queue(payload)
     }
 
-    /// Queues a [`Frame`] with its flags; see
-    /// [`write_frame`](Self::write_frame). A frame received from one stream
-    /// is sent on another without a copy of its payload into a new buffer.
-    ///
-    /// ```
-    /// use lpframe::{Flags, Frame, FrameWriter};
-    ///
-    /// let mut w = FrameWriter::new(Vec::new());
-    /// w.send(&Frame::new(&b"relayed"[..]))?;
-    /// // LPF v1 defines no flag: a frame with one is refused.
-    /// assert!(w.send(&Frame::with_flags(Flags::from_bits_retain(1), &b"x"[..])).is_err());
-    /// # Ok::<(), lpframe::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// As [`write_frame`](Self::write_frame); a frame with flags set is
-    /// refused with [`EncodeError::ReservedFlags`](crate::EncodeError::ReservedFlags) in LPF v1.
-    pub fn send(&mut self, frame: &Frame) -> Result<(), Error> {
-        self.queue(frame.flags(), frame)
-    }
-
-    fn queue(&mut self, flags: Flags, payload: &[u8]) -> Result<(), Error> {
+    fn queue(&mut self, payload: &[u8]) -> Result<(), Error> {
         if self.poisoned {
             return Err(Error::WriterPoisoned);
         }
-        let header = checked_header(flags, payload, self.config.max_write_frame_len)?.to_bytes();
+        let header = checked_header(payload, self.config.max_write_frame_len)?.to_bytes();
         let total = HEADER_LEN + payload.len();
         if self.buf.len() + total > WRITE_BUFFER {
             if let Err(e) = self.flush_buf() {

@@ -119,7 +119,7 @@ mod tests {
     /// Recovery-mode candidates counted over `input` fed in `chunk`-byte
     /// reads (and, with `eof`, the end of the stream declared).
     fn candidates(input: &[u8], chunk: usize, eof: bool) -> u64 {
-        let mut dec = FrameDecoder::with_config(Config::new().recover(true));
+        let mut dec = FrameDecoder::recovering(Config::new());
         let mut buf = BytesMut::new();
         for piece in input.chunks(chunk) {
             buf.extend_from_slice(piece);
