@@ -148,7 +148,8 @@ impl Decoder for FrameCodecAsRef {
         src: &mut bytes::BytesMut,
     ) -> Result<Option<lpframe::Frame>, lpframe::Error> {
         match self.0.decode(src)? {
-            Some(item) => Ok(Some(item?)),
+            Some(lpframe::Received::Frame(frame)) => Ok(Some(frame)),
+            Some(lpframe::Received::Dropped(e)) => Err(lpframe::Error::Decode(e)),
             None => Ok(None),
         }
     }

@@ -107,7 +107,7 @@ fn run(mode: &str, data: Bytes, read: usize) -> (usize, usize) {
             "lpf" => {
                 let mut r = FramedRead::new(reader, lpframe::FrameCodec::new());
                 while let Some(item) = r.next().await {
-                    let f = item.unwrap().unwrap();
+                    let f = item.unwrap().into_frame().unwrap();
                     bytes += f.len();
                     frames += 1;
                 }

@@ -42,10 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // 3. Read back in recovery mode.
-    let reader = FrameReader::with_config(
-        BufReader::new(File::open(&path)?),
-        Config::new().recover(true),
-    );
+    let reader = FrameReader::recovering(BufReader::new(File::open(&path)?), Config::new());
     let (mut kept, mut skipped_bytes, mut bad) = (0, 0, 0);
     for item in reader {
         match item {
