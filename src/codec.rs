@@ -306,11 +306,8 @@ impl Decoder for FrameCodec {
     type Error = Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Received>, Error> {
-        let item = self.decoder.decode_with(src, received, dropped_or_fatal);
-        if let Ok(None) = item {
-            make_room(self.decoder.need(), src);
-        }
-        item
+        self.decoder
+            .decode_with(src, received, dropped_or_fatal, make_room)
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Received>, Error> {
@@ -327,6 +324,7 @@ impl Encoder<Bytes> for FrameCodec {
     }
 }
 
+#[inline(always)]
 fn payload_error(e: DecodeError) -> io::Result<Option<BytesMut>> {
     Err(Error::Decode(e).into())
 }
@@ -336,11 +334,8 @@ impl Decoder for PayloadCodec {
     type Error = io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-        let item = self.decoder.decode_with(src, |payload| payload, payload_error);
-        if let Ok(None) = item {
-            make_room(self.decoder.need(), src);
-        }
-        item
+        self.decoder
+            .decode_with(src, |payload| payload, payload_error, make_room)
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {

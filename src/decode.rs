@@ -356,25 +356,32 @@ impl FrameDecoder {
     /// Any [`DecodeError`] except `Truncated` (which only
     /// [`decode_eof`](Self::decode_eof) reports first).
     pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
-        self.decode_with(src, |payload| Frame::new(payload.freeze()), Err)
+        self.decode_with(src, |payload| Frame::new(payload.freeze()), Err, |_, _| {})
     }
 
     /// The decoder, for any shape of result: `make` turns a verified
     /// frame's payload into an item, `fail` a decode error into the
-    /// caller's result. Inlined into each caller, so that the result is
-    /// built in place, not converted from another; the states other than
-    /// `Head` and `Payload` take the out-of-line path.
+    /// caller's result, and `more` is told what the frame needs next when
+    /// the fast path finds `src` short (where a reader applies its buffer
+    /// policy; [`decode`](Self::decode) passes none). Inlined into each
+    /// caller, so that the result is built in place, not converted from
+    /// another; the states other than `Head` and `Payload` take the
+    /// out-of-line path.
     #[inline(always)]
     pub(crate) fn decode_with<T, E>(
         &mut self,
         src: &mut BytesMut,
         make: impl FnOnce(BytesMut) -> T,
         fail: impl FnOnce(DecodeError) -> Result<Option<T>, E>,
+        more: impl FnOnce(Need, &mut BytesMut),
     ) -> Result<Option<T>, E> {
         let header = match &mut self.state {
             State::Head => match self.head(src) {
                 Ok(Some(header)) => header,
-                Ok(None) => return Ok(None),
+                Ok(None) => {
+                    more(Need::Header, src);
+                    return Ok(None);
+                }
                 Err(e) => return fail(e),
             },
             State::Payload(header) => *header,
@@ -396,6 +403,7 @@ impl FrameDecoder {
             // Nothing is reserved for the declared length: the caller's
             // buffer grows with the bytes that actually arrive.
             self.state = State::Payload(header);
+            more(Need::Payload { len, held: 0 }, src);
             return Ok(None);
         }
         let payload = src.split_to(len);
@@ -411,24 +419,23 @@ impl FrameDecoder {
     /// verifies, consumes it and returns it. Checks 1 and 2 are made as
     /// soon as their bytes are there (so a foreign protocol is refused
     /// without waiting for a full header), all five once 16 bytes are.
-    #[inline]
+    #[inline(always)]
     fn head(&mut self, src: &mut BytesMut) -> Result<Option<Header>, DecodeError> {
         self.frame_offset = self.position;
-        let checked = match src.first_chunk::<HEADER_LEN>() {
-            Some(bytes) => Header::parse(bytes, self.config.max_read_frame_len).map(Some),
-            None => {
-                self.head_started = !src.is_empty();
-                check_prefix(src).map(|()| None)
-            }
+        let Some(bytes) = src.first_chunk::<HEADER_LEN>() else {
+            self.head_started = !src.is_empty();
+            return match check_prefix(src) {
+                Ok(()) => Ok(None),
+                Err(e) => self.header_error(e, src),
+            };
         };
-        match checked {
-            Ok(Some(header)) => {
+        match Header::parse(bytes, self.config.max_read_frame_len) {
+            Ok(header) => {
                 src.advance(HEADER_LEN);
                 self.position += HEADER_LEN as u64;
                 self.head_started = false;
                 Ok(Some(header))
             }
-            Ok(None) => Ok(None),
             Err(e) => self.header_error(e, src),
         }
     }
@@ -497,7 +504,7 @@ impl FrameDecoder {
         make: impl FnOnce(BytesMut) -> T,
         fail: impl Fn(DecodeError) -> Result<Option<T>, E>,
     ) -> Result<Option<T>, E> {
-        match self.decode_with(src, make, &fail)? {
+        match self.decode_with(src, make, &fail, |_, _| {})? {
             Some(item) => Ok(Some(item)),
             None => match self.end_of_stream(src) {
                 Ok(()) => Ok(None),

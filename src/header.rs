@@ -274,7 +274,8 @@ impl Header {
 }
 
 /// The four big-endian 32-bit words of a header: prefix, length, payload
-/// CRC, header CRC.
+/// CRC, header CRC, from one 128-bit read (no range is cut out of the
+/// array: a range on a fixed-size array is not checked at compile time).
 #[inline(always)]
 fn words(bytes: &[u8; HEADER_LEN]) -> [u32; 4] {
     let w = BigEndian::read_u128(bytes);
