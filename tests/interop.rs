@@ -135,6 +135,7 @@ mod with_tokio {
         let frames: Vec<Vec<u8>> = FramedRead::new(r, FrameCodec::new())
             .map(|item| {
                 item.expect("no fatal error")
+                    .into_frame()
                     .expect("no dropped frame")
                     .to_vec()
             })
@@ -218,7 +219,7 @@ mod with_tokio {
         wire.truncate(wire.len() - 3);
         let mut framed = FramedRead::new(&wire[..], FrameCodec::new());
         assert_eq!(
-            framed.next().await.unwrap().unwrap().unwrap().payload(),
+            framed.next().await.unwrap().unwrap().into_frame().unwrap().payload(),
             &b"complete"[..]
         );
         let err = framed.next().await.unwrap().unwrap_err();
