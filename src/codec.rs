@@ -265,7 +265,10 @@ macro_rules! accessors {
                 dst: &mut BytesMut,
             ) -> Result<(), Error> {
                 let max = self.decoder.config().max_write_frame_len;
-                let header = checked_header(flags, payload, max)?;
+                if !flags.is_empty() {
+                    return Err(crate::EncodeError::ReservedFlags { flags }.into());
+                }
+                let header = checked_header(payload, max)?;
                 dst.reserve(HEADER_LEN + payload.len());
                 put_header(&header, dst);
                 dst.extend_from_slice(payload);

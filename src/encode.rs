@@ -1,4 +1,7 @@
-//! The one serializer: every writing path builds its header here.
+//! The one serializer: every writing path builds its header here, and
+//! queues what it writes in the one [`queue::WriteQueue`].
+
+pub(crate) mod queue;
 
 use byteorder::{BigEndian, ByteOrder};
 use bytes::BufMut;
@@ -17,22 +20,15 @@ use crate::{checksum::payload_crc, EncodeError, Flags, Header, HEADER_LEN};
 /// # Errors
 /// [`EncodeError::TooLarge`].
 pub fn encode_header(payload: &[u8], max_frame_len: u32) -> Result<[u8; HEADER_LEN], EncodeError> {
-    Ok(checked_header(Flags::empty(), payload, max_frame_len)?.to_bytes())
+    Ok(checked_header(payload, max_frame_len)?.to_bytes())
 }
 
-/// The header for a frame, after the sender's checks: no flag set (LPF v1
-/// defines none) and the payload within `max`.
+/// The header for a frame, after the sender's check: the payload within
+/// `max`. Flags are 0 (LPF v1 defines none).
 #[inline(always)]
-pub(crate) fn checked_header(
-    flags: Flags,
-    payload: &[u8],
-    max: u32,
-) -> Result<Header, EncodeError> {
-    if !flags.is_empty() {
-        return Err(EncodeError::ReservedFlags { flags });
-    }
+pub(crate) fn checked_header(payload: &[u8], max: u32) -> Result<Header, EncodeError> {
     match u32::try_from(payload.len()) {
-        Ok(len) if len <= max => Ok(Header::v1(flags, len, payload_crc(payload))),
+        Ok(len) if len <= max => Ok(Header::v1(Flags::empty(), len, payload_crc(payload))),
         _ => Err(EncodeError::TooLarge {
             len: payload.len(),
             max,
@@ -69,7 +65,7 @@ pub fn encode_frame<B: BufMut>(
     max_frame_len: u32,
     dst: &mut B,
 ) -> Result<(), EncodeError> {
-    let header = checked_header(Flags::empty(), payload, max_frame_len)?;
+    let header = checked_header(payload, max_frame_len)?;
     put_header(&header, dst);
     dst.put_slice(payload);
     Ok(())
