@@ -83,27 +83,27 @@ impl WriteQueue {
     }
 
     /// Bytes queued and not yet written.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn len(&self) -> usize {
         self.chunked + self.buf.len()
     }
 
     /// `true` when every queued byte has been written.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// `true` after a write failed in a way that may have left the stream
     /// inside a frame.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn is_poisoned(&self) -> bool {
         self.poisoned
     }
 
     /// # Errors
     /// [`Error::WriterPoisoned`] once poisoned.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn usable(&self) -> Result<(), Error> {
         if self.poisoned {
             Err(Error::WriterPoisoned)
@@ -113,7 +113,7 @@ impl WriteQueue {
     }
 
     /// Queues a frame, its payload copied behind its header.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_copied(&mut self, header: &Header, payload: &[u8]) {
         self.buf.reserve(HEADER_LEN + payload.len());
         put_header(header, &mut self.buf);
@@ -123,19 +123,26 @@ impl WriteQueue {
     /// Queues a frame: a payload up to [`COPY_THRESHOLD`] is copied behind
     /// its header, a longer one is queued as it is (no copy).
     #[cfg(feature = "tokio")]
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, header: &Header, payload: Bytes) {
         if payload.len() <= COPY_THRESHOLD {
             self.push_copied(header, &payload);
         } else {
-            put_header(header, &mut self.buf);
-            // Everything buffered so far goes first; `buf` keeps its spare
-            // room for what follows the payload.
-            let head = self.buf.split().freeze();
-            self.chunked += head.len() + payload.len();
-            self.chunks.push_back(head);
-            self.chunks.push_back(payload);
+            self.push_chained(header, payload);
         }
+    }
+
+    /// Queues a frame, its payload as it is (no copy) after its header.
+    #[cfg(feature = "tokio")]
+    #[inline]
+    fn push_chained(&mut self, header: &Header, payload: Bytes) {
+        put_header(header, &mut self.buf);
+        // Everything buffered so far goes first; `buf` keeps its spare room
+        // for what follows the payload.
+        let head = self.buf.split().freeze();
+        self.chunked += head.len() + payload.len();
+        self.chunks.push_back(head);
+        self.chunks.push_back(payload);
     }
 
     /// The next queued bytes as one slice, for a writer without vectored
