@@ -93,7 +93,7 @@ impl Tx {
     async fn flush(&mut self) {
         match self {
             Tx::Codec(f) => SinkExt::<Bytes>::flush(f).await.unwrap(),
-            Tx::Sink(s) => SinkExt::<Bytes>::flush(s).await.unwrap(),
+            Tx::Sink(s) => s.flush().await.unwrap(),
             Tx::Ldc(f, _) => SinkExt::<Bytes>::flush(f).await.unwrap(),
         }
     }

@@ -48,3 +48,8 @@ pub(crate) const WRITE_BUFFER: usize = 8 * 1024;
 /// chains longer ones as they are (threshold measured: BENCHMARKS.md).
 #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
 pub(crate) const COPY_THRESHOLD: usize = 2 * 1024;
+
+/// `FrameSink`'s write buffer's initial capacity and its default
+/// backpressure boundary, as tokio-util's `FramedWrite`.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+pub(crate) const INITIAL_CAPACITY: usize = 8 * 1024;

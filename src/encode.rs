@@ -1,4 +1,7 @@
-//! The one serializer: every writing path builds its header here.
+//! The one serializer: every writing path builds its header here, and
+//! queues what it writes in the one [`queue::WriteQueue`].
+
+pub(crate) mod queue;
 
 use byteorder::{BigEndian, ByteOrder};
 use bytes::BufMut;

@@ -1,28 +1,20 @@
 //! [`FrameSink`] (feature `tokio`): a `Sink` of frames that writes large
 //! payloads without copying them — the 16-byte header and the payload's own
-//! memory go out together in one vectored write.
+//! memory go out together in one vectored write. A poll loop over the one
+//! write queue, which decides every fault.
 
-use std::collections::VecDeque;
+use crate::buffers::INITIAL_CAPACITY;
 use std::fmt;
-use std::io::{self, IoSlice};
+use std::io::IoSlice;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use futures_sink::Sink;
 use tokio::io::AsyncWrite;
 
-use crate::{
-    encode::{checked_header, put_header},
-    error::is_retryable,
-    Config, Error, HEADER_LEN,
-};
+use crate::{encode::checked_header, encode::queue::WriteQueue, Config, Error};
 
-use crate::buffers::COPY_THRESHOLD;
-
-/// The write buffer's initial capacity and the default backpressure
-/// boundary, as tokio-util's `FramedWrite`.
-const INITIAL_CAPACITY: usize = 8 * 1024;
 
 /// At most this many slices per vectored write (as tokio-util's
 /// `poll_write_buf`).
@@ -33,8 +25,7 @@ const MAX_SLICES: usize = 64;
 /// are big.
 ///
 /// tokio-util's `Encoder` must copy every payload into the write buffer
-/// (tokio-rs/tokio#4122). `FrameSink` takes [`Bytes`] (or a [`Frame`])
-/// instead and keeps a payload longer than 2 KiB as it is: its header goes
+/// (tokio-rs/tokio#4122). `FrameSink` takes [`Bytes`] instead and keeps a payload longer than 2 KiB as it is: its header goes
 /// into the write buffer, and header and payload are written together with
 /// `poll_write_vectored`, straight from the payload's memory. Payloads up to
 /// 2 KiB are copied behind their header, so that many small frames still go
@@ -56,8 +47,7 @@ const MAX_SLICES: usize = 64;
 /// # Errors
 ///
 /// A payload over
-/// [`max_write_frame_len`](Config::max_write_frame_len), or a [`Frame`]
-/// with flags set, is refused by `start_send` with [`Error::Encode`] before
+/// [`max_write_frame_len`](Config::max_write_frame_len) is refused by `start_send` with [`Error::Encode`] before
 /// anything is queued; the sink stays usable. A write or flush that fails
 /// with a timeout or an interruption (`TimedOut`, `WouldBlock`,
 /// `Interrupted`) returns [`Error::Io`] and loses nothing: every unsent byte
@@ -79,10 +69,11 @@ const MAX_SLICES: usize = 64;
 /// drops that frame; one dropped during its flush leaves the frame queued.
 ///
 /// The writer must be [`Unpin`] (a `TcpStream`, its write half, a
-/// `DuplexStream`...); pin others with `Box::pin`. `FrameSink` implements
-/// one `Sink<Bytes>`, so `send`, `feed`, `flush` and `close` need no type
-/// annotations; a received [`Frame`](crate::Frame), a `Vec<u8>` or a
-/// `String` goes in with `.into()`.
+/// `DuplexStream`...); pin others with `Box::pin`. `FrameSink` is a
+/// `Sink<Bytes>` only, so `sink.send(bytes)`, `sink.flush()` and
+/// `sink.close()` need no type annotation; a received
+/// [`Frame`](crate::Frame) goes back in with
+/// [`into_payload`](crate::Frame::into_payload).
 ///
 /// # Examples
 ///
@@ -106,8 +97,8 @@ const MAX_SLICES: usize = 64;
 ///     tx.send(big).await?;
 ///     tx.close().await
 /// });
-/// assert_eq!(&rx.next().await.unwrap()?.into_frame().unwrap()[..], b"small");
-/// assert_eq!(rx.next().await.unwrap()?.into_frame().unwrap().len(), 1 << 20);
+/// assert_eq!(&rx.next().await.unwrap()?.unwrap()[..], b"small");
+/// assert_eq!(rx.next().await.unwrap()?.unwrap().len(), 1 << 20);
 /// sender.await.unwrap()?;
 /// # Ok(())
 /// # }
@@ -134,16 +125,9 @@ const MAX_SLICES: usize = 64;
 /// ```
 pub struct FrameSink<W> {
     inner: W,
-    /// Queued bytes written before `buf`: write-buffer segments split off
-    /// ahead of a large payload, and the large payloads themselves.
-    chunks: VecDeque<Bytes>,
-    /// The bytes in `chunks`.
-    chunked: usize,
-    /// Headers and small payloads, after everything in `chunks`.
-    buf: BytesMut,
+    queue: WriteQueue,
     config: Config,
     backpressure_boundary: usize,
-    poisoned: bool,
 }
 
 impl<W> fmt::Debug for FrameSink<W>
@@ -156,7 +140,7 @@ where
             .field("queued", &self.queued())
             .field("config", &self.config)
             .field("backpressure_boundary", &self.backpressure_boundary)
-            .field("poisoned", &self.poisoned)
+            .field("poisoned", &self.queue.is_poisoned())
             .finish()
     }
 }
@@ -172,18 +156,15 @@ impl<W> FrameSink<W> {
     pub fn with_config(inner: W, config: Config) -> Self {
         FrameSink {
             inner,
-            chunks: VecDeque::new(),
-            chunked: 0,
-            buf: BytesMut::with_capacity(INITIAL_CAPACITY),
+            queue: WriteQueue::with_capacity(INITIAL_CAPACITY),
             config,
             backpressure_boundary: INITIAL_CAPACITY,
-            poisoned: false,
         }
     }
 
     /// Bytes queued and not yet written (headers and payloads).
     pub fn queued(&self) -> usize {
-        self.chunked + self.buf.len()
+        self.queue.len()
     }
 
     /// The number of queued bytes at which
@@ -203,7 +184,7 @@ impl<W> FrameSink<W> {
     /// `true` after a write failed in a way that may have left the stream
     /// inside a frame; see the type docs.
     pub fn is_poisoned(&self) -> bool {
-        self.poisoned
+        self.queue.is_poisoned()
     }
 
     /// The settings in use.
@@ -233,58 +214,13 @@ impl<W> FrameSink<W> {
         self.inner
     }
 
-    /// Queues one frame: after the sender's checks, its header goes into the
+    /// Queues one frame: after the sender's check, its header goes into the
     /// write buffer, and its payload behind it (copied) or after it (as is).
-    fn queue(&mut self, payload: Bytes) -> Result<(), Error> {
-        if self.poisoned {
-            return Err(Error::WriterPoisoned);
-        }
+    fn queue_frame(&mut self, payload: Bytes) -> Result<(), Error> {
+        self.queue.usable()?;
         let header = checked_header(&payload, self.config.max_write_frame_len)?;
-        if payload.len() <= COPY_THRESHOLD {
-            self.buf.reserve(HEADER_LEN + payload.len());
-            put_header(&header, &mut self.buf);
-            self.buf.extend_from_slice(&payload);
-        } else {
-            put_header(&header, &mut self.buf);
-            // Everything buffered so far goes first; `buf` keeps its spare
-            // room for what follows the payload.
-            let head = self.buf.split().freeze();
-            self.chunked += head.len() + payload.len();
-            self.chunks.push_back(head);
-            self.chunks.push_back(payload);
-        }
+        self.queue.push(&header, payload);
         Ok(())
-    }
-
-    /// Forgets the first `n` queued bytes (`n` at most [`queued`](Self::queued)).
-    fn consume(&mut self, mut n: usize) {
-        while n > 0 {
-            match self.chunks.front_mut() {
-                Some(chunk) if n >= chunk.len() => {
-                    n -= chunk.len();
-                    self.chunked -= chunk.len();
-                    self.chunks.pop_front();
-                }
-                Some(chunk) => {
-                    chunk.advance(n);
-                    self.chunked -= n;
-                    n = 0;
-                }
-                None => {
-                    self.buf.advance(n.min(self.buf.len()));
-                    n = 0;
-                }
-            }
-        }
-    }
-
-    /// An I/O error: returned as [`Error::Io`]; unless retryable, it poisons
-    /// the sink.
-    fn io_error(&mut self, e: io::Error) -> Error {
-        if !is_retryable(e.kind()) {
-            self.poisoned = true;
-        }
-        Error::Io(e)
     }
 }
 
@@ -292,51 +228,19 @@ impl<W: AsyncWrite + Unpin> FrameSink<W> {
     /// Writes queued bytes until none are left (vectored where the writer
     /// supports it).
     fn poll_write_queued(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if self.poisoned {
-            return Poll::Ready(Err(Error::WriterPoisoned));
-        }
-        while self.queued() > 0 {
-            let (offered, result) = if self.inner.is_write_vectored() {
+        self.queue.usable()?;
+        while !self.queue.is_empty() {
+            let (result, offered) = if self.inner.is_write_vectored() {
                 let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                let parts = self
-                    .chunks
-                    .iter()
-                    .map(|c| &c[..])
-                    .chain(std::iter::once(&self.buf[..]))
-                    .filter(|part| !part.is_empty());
-                let mut used = 0;
-                let mut offered = 0;
-                for (slot, part) in slices.iter_mut().zip(parts) {
-                    *slot = IoSlice::new(part);
-                    used += 1;
-                    offered += part.len();
-                }
+                let (used, offered) = self.queue.io_slices(&mut slices);
                 let slices = slices.get(..used).unwrap_or_default();
                 let result = Pin::new(&mut self.inner).poll_write_vectored(cx, slices);
-                (offered, result)
+                (result, offered)
             } else {
-                let first = match self.chunks.front() {
-                    Some(chunk) => &chunk[..],
-                    None => &self.buf[..],
-                };
-                (first.len(), Pin::new(&mut self.inner).poll_write(cx, first))
+                let first = self.queue.first();
+                (Pin::new(&mut self.inner).poll_write(cx, first), first.len())
             };
-            match ready!(result) {
-                Ok(0) => {
-                    let e = io::Error::new(io::ErrorKind::WriteZero, "failed to write frame");
-                    return Poll::Ready(Err(self.io_error(e)));
-                }
-                Ok(n) if n > offered => {
-                    let e = io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("the writer reported {n} bytes written of {offered}"),
-                    );
-                    return Poll::Ready(Err(self.io_error(e)));
-                }
-                Ok(n) => self.consume(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Err(self.io_error(e))),
-            }
+            self.queue.wrote(ready!(result), offered)?;
         }
         Poll::Ready(Ok(()))
     }
@@ -345,14 +249,12 @@ impl<W: AsyncWrite + Unpin> FrameSink<W> {
         ready!(self.poll_write_queued(cx))?;
         match ready!(Pin::new(&mut self.inner).poll_flush(cx)) {
             Ok(()) => Poll::Ready(Ok(())),
-            Err(e) => Poll::Ready(Err(self.io_error(e))),
+            Err(e) => Poll::Ready(Err(self.queue.on_error(e))),
         }
     }
 
     fn poll_ready_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if self.poisoned {
-            return Poll::Ready(Err(Error::WriterPoisoned));
-        }
+        self.queue.usable()?;
         if self.queued() >= self.backpressure_boundary {
             self.poll_flush_inner(cx)
         } else {
@@ -364,12 +266,12 @@ impl<W: AsyncWrite + Unpin> FrameSink<W> {
         ready!(self.poll_flush_inner(cx))?;
         match ready!(Pin::new(&mut self.inner).poll_shutdown(cx)) {
             Ok(()) => Poll::Ready(Ok(())),
-            Err(e) => Poll::Ready(Err(self.io_error(e))),
+            Err(e) => Poll::Ready(Err(self.queue.on_error(e))),
         }
     }
 }
 
-/// Frames from their payload, with no flags.
+/// Frames from their payload.
 ///
 /// # Errors
 /// `start_send`: [`Error::Encode`] (nothing queued) and
@@ -383,7 +285,7 @@ impl<W: AsyncWrite + Unpin> Sink<Bytes> for FrameSink<W> {
     }
 
     fn start_send(self: Pin<&mut Self>, payload: Bytes) -> Result<(), Error> {
-        self.get_mut().queue(payload)
+        self.get_mut().queue_frame(payload)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {

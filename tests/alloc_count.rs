@@ -246,14 +246,14 @@ fn sink_allocations(small: &[u8]) {
             for _ in 0..100 {
                 sink.feed(p.clone()).await.unwrap();
             }
-            SinkExt::<bytes::Bytes>::flush(&mut sink).await.unwrap();
+            sink.flush().await.unwrap();
         });
         let (allocs, _) = count(|| {
             futures::executor::block_on(async {
                 for _ in 0..n {
                     sink.feed(p.clone()).await.unwrap();
                 }
-                SinkExt::<bytes::Bytes>::flush(&mut sink).await.unwrap();
+                sink.flush().await.unwrap();
             })
         });
         println!("FrameSink, {name} payloads: {allocs} allocations for {n} frames");

@@ -308,7 +308,7 @@ fn stream_tokio_and_measure(total: usize, size: usize) -> isize {
             for _ in 0..frames {
                 sink.feed(payload.clone()).await.unwrap();
             }
-            SinkExt::<bytes::Bytes>::close(&mut sink).await.unwrap();
+            sink.close().await.unwrap();
         });
         let (s, _) = listener.accept().await.unwrap();
         let mut framed = tokio_util::codec::FramedRead::new(s, lpframe::FrameCodec::new());

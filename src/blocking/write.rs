@@ -1,14 +1,19 @@
 //! Writing: the exact, unbuffered [`write_frame`] and the buffered
-//! [`FrameWriter`], both on the one serializer.
+//! [`FrameWriter`], both on the one serializer; the writer is a loop over
+//! the one write queue, which decides every fault.
 
+use crate::buffers::WRITE_BUFFER;
 use std::io::{self, IoSlice, Write};
 
 use crate::{
-    encode::checked_header, error::is_retryable, error::IntoInnerError, Config, Error,
-    DEFAULT_MAX_FRAME_LEN, HEADER_LEN,
+    encode::{
+        checked_header,
+        queue::{checked_write, WriteQueue},
+    },
+    error::IntoInnerError,
+    Config, Error, DEFAULT_MAX_FRAME_LEN, HEADER_LEN,
 };
 
-use crate::buffers::WRITE_BUFFER;
 
 /// Writes one frame with the default limit (8 MiB); see
 /// [`write_frame_with`].
@@ -80,22 +85,11 @@ fn write_all_vectored<W: Write + ?Sized>(
     let mut written = 0;
     while !bufs.is_empty() {
         let left: usize = bufs.iter().map(|s| s.len()).sum();
-        match w.write_vectored(bufs) {
-            Ok(0) => return Err((io::ErrorKind::WriteZero.into(), written)),
-            Ok(n) if n > left => {
-                return Err((
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("the writer reported {n} bytes written of {left}"),
-                    ),
-                    written,
-                ))
-            }
+        match checked_write(w.write_vectored(bufs), left) {
             Ok(n) => {
                 written += n;
                 IoSlice::advance_slices(&mut bufs, n);
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err((e, written)),
         }
     }
@@ -137,9 +131,8 @@ fn write_all_vectored<W: Write + ?Sized>(
 #[derive(Debug)]
 pub struct FrameWriter<W: Write> {
     inner: W,
-    buf: Vec<u8>,
+    queue: WriteQueue,
     config: Config,
-    poisoned: bool,
 }
 
 impl<W: Write> FrameWriter<W> {
@@ -162,9 +155,8 @@ impl<W: Write> FrameWriter<W> {
     pub fn with_config(inner: W, config: Config) -> Self {
         FrameWriter {
             inner,
-            buf: Vec::with_capacity(WRITE_BUFFER),
+            queue: WriteQueue::with_capacity(WRITE_BUFFER),
             config,
-            poisoned: false,
         }
     }
 
@@ -193,50 +185,27 @@ impl<W: Write> FrameWriter<W> {
     /// [`flush`](Self::flush) finishes it (see the type docs), otherwise the
     /// writer is poisoned; [`Error::WriterPoisoned`].
     pub fn write_frame(&mut self, payload: &[u8]) -> Result<(), Error> {
-        self.queue(payload)
-    }
-
-    fn queue(&mut self, payload: &[u8]) -> Result<(), Error> {
-        if self.poisoned {
-            return Err(Error::WriterPoisoned);
-        }
-        let header = checked_header(payload, self.config.max_write_frame_len)?.to_bytes();
+        self.queue.usable()?;
+        let header = checked_header(payload, self.config.max_write_frame_len)?;
         let total = HEADER_LEN + payload.len();
-        if self.buf.len() + total > WRITE_BUFFER {
+        if self.queue.len() + total > WRITE_BUFFER {
             if let Err(e) = self.flush_buf() {
-                if self.poisoned {
-                    return Err(e);
+                if !self.queue.is_poisoned() {
+                    // Retryable (e.g. a write timeout): this frame is still
+                    // accepted, queued behind the unsent bytes; flush() sends it.
+                    self.queue.push_copied(&header, payload);
                 }
-                // Retryable (e.g. a write timeout): this frame is still
-                // accepted, queued behind the unsent bytes; flush() sends it.
-                self.buf.extend_from_slice(&header);
-                self.buf.extend_from_slice(payload);
                 return Err(e);
             }
         }
-        if total <= WRITE_BUFFER || !self.buf.is_empty() {
-            self.buf.extend_from_slice(&header);
-            self.buf.extend_from_slice(payload);
+        if total <= WRITE_BUFFER || !self.queue.is_empty() {
+            self.queue.push_copied(&header, payload);
             return Ok(());
         }
         // Large frame, empty buffer: straight through, no payload copy.
-        match write_all_vectored(&mut self.inner, &header, payload) {
-            Ok(()) => Ok(()),
-            Err((e, written)) if is_retryable(e.kind()) => {
-                // Keep the unsent rest so that flush() can finish the frame.
-                let rest_head = header.get(written..).unwrap_or_default();
-                let rest_payload = payload
-                    .get(written.saturating_sub(HEADER_LEN)..)
-                    .unwrap_or_default();
-                self.buf.extend_from_slice(rest_head);
-                self.buf.extend_from_slice(rest_payload);
-                Err(Error::Io(e))
-            }
-            Err((e, _)) => {
-                self.poisoned = true;
-                Err(Error::Io(e))
-            }
-        }
+        let header = header.to_bytes();
+        write_all_vectored(&mut self.inner, &header, payload)
+            .map_err(|(e, written)| self.queue.failed_through(e, &header, payload, written))
     }
 
     /// Writes out every queued byte, then flushes the inner writer.
@@ -255,50 +224,28 @@ impl<W: Write> FrameWriter<W> {
     /// poison the writer), [`Error::WriterPoisoned`].
     pub fn flush(&mut self) -> Result<(), Error> {
         self.flush_buf()?;
-        self.inner.flush().map_err(|e| self.io_error(e))
+        self.inner.flush().map_err(|e| self.queue.on_error(e))
     }
 
     fn flush_buf(&mut self) -> Result<(), Error> {
-        if self.poisoned {
-            return Err(Error::WriterPoisoned);
+        self.queue.usable()?;
+        while !self.queue.is_empty() {
+            let rest = self.queue.first();
+            let result = self.inner.write(rest);
+            let offered = rest.len();
+            self.queue.wrote(result, offered)?;
         }
-        let mut written = 0;
-        let result = loop {
-            let Some(rest) = self.buf.get(written..).filter(|r| !r.is_empty()) else {
-                break Ok(());
-            };
-            match self.inner.write(rest) {
-                Ok(0) => break Err(io::Error::from(io::ErrorKind::WriteZero)),
-                Ok(n) if n > rest.len() => {
-                    break Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("the writer reported {n} bytes written of {}", rest.len()),
-                    ))
-                }
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
-        };
-        self.buf.drain(..written.min(self.buf.len()));
-        result.map_err(|e| self.io_error(e))
-    }
-
-    fn io_error(&mut self, e: io::Error) -> Error {
-        if !is_retryable(e.kind()) {
-            self.poisoned = true;
-        }
-        Error::Io(e)
+        Ok(())
     }
 
     /// `true` after a write failed inside a frame; see the type docs.
     pub fn is_poisoned(&self) -> bool {
-        self.poisoned
+        self.queue.is_poisoned()
     }
 
     /// Bytes queued and not yet written.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.queue.len()
     }
 
     /// The settings in use.
