@@ -18,20 +18,15 @@
 //! frame, so the queue is *poisoned* and every later call fails with
 //! [`Error::WriterPoisoned`].
 
-use crate::buffers::COPY_THRESHOLD;
 use std::collections::VecDeque;
 use std::io;
 
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::put_header;
-use crate::{error::is_retryable, Error, Header, HEADER_LEN};
-
-/// Payloads up to this many bytes are copied into the write buffer behind
-/// their header (one contiguous write for many small frames); longer ones
-/// are queued as they are and written from their own memory. Chosen by
-/// measurement (BENCHMARKS.md, "FrameSink: the copy threshold").
 #[cfg(feature = "tokio")]
+use crate::buffers::COPY_THRESHOLD;
+use crate::{error::is_retryable, Error, Header, HEADER_LEN};
 
 /// Checks what one write call reported against the `offered` bytes it was
 /// given: the bytes to count as written, `0` after an interruption (call
