@@ -11,9 +11,7 @@
 //! Loopback only (127.0.0.1). A small bounded run is part of the tests
 //! (`tests/reliability_load.rs`).
 
-#[path = "echo.rs"]
-#[allow(unused_imports)]
-mod echo;
+use testkit::server as echo;
 
 use std::time::{Duration, Instant};
 

@@ -123,16 +123,6 @@ mod codec;
 #[cfg(feature = "tokio")]
 mod sink;
 
-// The one "run these bytes through every path" harness, behind the fuzz
-// targets (see fuzz/README.md); compiled only by cargo-fuzz, which sets
-// `--cfg fuzzing`. The tests include the same file on stable. It names the
-// crate `lpframe::`, like an outside user.
-#[cfg(fuzzing)]
-extern crate self as lpframe;
-#[cfg(fuzzing)]
-#[doc(hidden)]
-pub mod fuzzing;
-
 pub use blocking::{
     read_frame, read_frame_with, write_frame, write_frame_with, FrameReader, FrameWriter,
 };

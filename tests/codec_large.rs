@@ -2,20 +2,17 @@
 //! (`FrameDecoder::make_room`: room made before the bytes arrive, reads
 //! that stop at the frame's end). That must change nothing but where bytes
 //! sit: same frames, same errors, at every chunking — including reads that
-//! run far past a frame's end — on every path (`common::all_paths` runs the
+//! run far past a frame's end — on every path (`testkit::every_path` runs the
 //! codecs directly and under a real `FramedRead`, against the decoder).
 #![cfg(feature = "tokio")]
-
-mod common;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use common::harness::{after, sizes_of_cuts, Event};
-use common::{all_paths, encode_all};
 use futures::StreamExt;
-use lpframe::{Config, FrameCodec, DEFAULT_MAX_FRAME_LEN};
+use lpframe::{Config, DecodeError, FrameCodec, DEFAULT_MAX_FRAME_LEN};
+use testkit::{after, encode_all, every_path, sizes_of_cuts, timeouts_before_chunks, Event};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::codec::FramedRead;
 
@@ -79,7 +76,12 @@ fn large_and_small_frames_at_every_chunking() {
     let expected = frames_then_after(&payloads);
     for chunks in chunkings(&wire) {
         assert_eq!(
-            all_paths(&wire, &chunks, Config::default()),
+            every_path(
+                &wire,
+                &chunks,
+                &timeouts_before_chunks(&chunks),
+                Config::default()
+            ),
             expected,
             "{} chunks",
             chunks.len()
@@ -95,10 +97,18 @@ fn a_corrupt_large_payload_costs_that_frame_only_wherever_the_flip() {
         wire[16 + at] ^= 0x40;
         for size in [16_411, 1 << 20] {
             let chunks: Vec<usize> = wire.chunks(size).map(<[u8]>::len).collect();
-            let events = all_paths(&wire, &chunks, Config::default());
+            let events = every_path(
+                &wire,
+                &chunks,
+                &timeouts_before_chunks(&chunks),
+                Config::default(),
+            );
             assert_eq!(events.len(), 3, "flip at {at}, reads of {size}");
             assert!(
-                matches!(&events[0], Event::Error(s) if s.starts_with("PayloadChecksum") && s.ends_with("len=300000")),
+                matches!(
+                    &events[0],
+                    Event::Error(DecodeError::PayloadChecksum { len: 300_000, .. })
+                ),
                 "{:?}",
                 events[0]
             );
@@ -116,18 +126,28 @@ fn a_large_payload_cut_by_eof_is_truncated_and_recovery_skips_it() {
         let cut = &wire[..start + keep];
         for size in [9_999, 1 << 20] {
             let chunks: Vec<usize> = cut.chunks(size).map(<[u8]>::len).collect();
-            let events = all_paths(cut, &chunks, Config::default());
+            let events = every_path(
+                cut,
+                &chunks,
+                &timeouts_before_chunks(&chunks),
+                Config::default(),
+            );
             let missing = 1024 * 1024 - (keep - 16);
             assert_eq!(events.len(), 6, "5 frames then the error");
             assert_eq!(
                 events[5],
-                Event::Error(format!("Truncated part=payload missing={missing}"))
+                Event::canonical(&format!("Truncated part=payload missing={missing}"))
             );
-            let events = all_paths(cut, &chunks, Config::new().recover(true));
+            let events = every_path(
+                cut,
+                &chunks,
+                &timeouts_before_chunks(&chunks),
+                Config::new().recover(true),
+            );
             assert_eq!(events.len(), 7);
             assert_eq!(
                 events[5],
-                Event::Error(format!(
+                Event::canonical(&format!(
                     "Skipped offset={start} len={keep} cause=Truncated part=payload missing={missing}"
                 ))
             );

@@ -4,9 +4,7 @@
 //! fix.
 #![cfg(feature = "tokio")]
 
-#[path = "../examples/echo.rs"]
-#[allow(unused_imports)]
-mod echo;
+use testkit::server as echo;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -3,9 +3,7 @@
 //! and each gets its frames back unchanged.
 #![cfg(feature = "tokio")]
 
-#[path = "../examples/echo.rs"]
-#[allow(unused_imports)]
-mod echo;
+use testkit::server as echo;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -3,28 +3,21 @@
 //! follow. Every run feeds a path its input, then the end of the stream,
 //! then one more valid frame (a source that grows after its end), with
 //! retryable I/O faults (`WouldBlock`, `TimedOut`, `Interrupted`) injected
-//! on the way; the harness (src/fuzzing.rs) checks that the appended frame
+//! on the way; the harness (testkit) checks that the appended frame
 //! is delivered iff no error the path called fatal was reported, that a
 //! path never delivers after a fatal error and repeats it (a `Truncated`
 //! stays `Truncated`), and that the events equal the model's. The vectors
 //! go through the same drivers in tests/vectors.rs; here, random damage,
 //! and every fault position for the exact reader.
 
-mod common;
-
-use common::Rng;
-
 use std::io;
 
-#[cfg(feature = "tokio")]
-use common::asynchronous::via_framed;
-use common::harness::{
-    chunk_sizes, desync_after_fault, expected, frame_bytes, model_with_boundaries, seeded_faults,
-    via_decoder, via_read_frame, via_reader, Script,
-};
-#[cfg(feature = "tokio")]
-use common::harness::{via_codec, via_payload_codec};
 use lpframe::Config;
+use testkit::paths::{desync_after_fault, via_read_frame, via_reader};
+use testkit::{
+    chunk_sizes, every_path, expected, frame_bytes, model_with_boundaries, seeded_faults, Event,
+    Path, Rng, Script,
+};
 
 /// A stream of a few frames with random damage: bit flips anywhere
 /// (payloads, headers, magic, version, length), inserted garbage, a cut
@@ -72,30 +65,14 @@ fn is_fatal_is_exact_on_every_path_under_random_damage_and_faults() {
         let chunks = chunk_sizes(seed, input.len());
         let faults = seeded_faults(seed, input.len());
         faults_injected += faults.len();
-        let script = Script::new(&input, &chunks, &faults, MAX);
-        let ctx = format!("seed {seed}");
-        assert_eq!(via_decoder(&script, config), want, "FrameDecoder, {ctx}");
-        assert_eq!(via_reader(&script, config), want, "FrameReader, {ctx}");
-        #[cfg(feature = "tokio")]
-        {
-            assert_eq!(via_codec(&script, config), want, "FrameCodec, {ctx}");
-            let payload_codec = via_payload_codec(&script, config);
-            assert_eq!(payload_codec, want, "PayloadCodec, {ctx}");
-            assert_eq!(via_framed(&script, config), want, "FramedRead, {ctx}");
-            runs += 3;
-        }
-        // The exact reader survives faults only between frames.
-        let boundaries = model_with_boundaries(&input, MAX).1;
-        let at_boundaries: Vec<_> = boundaries
-            .iter()
-            .map(|&at| (at, io::ErrorKind::TimedOut))
-            .collect();
-        let script = Script::new(&input, &chunks, &at_boundaries, MAX);
-        assert_eq!(via_read_frame(&script, MAX), want, "read_frame, {ctx}");
-        runs += 3;
+        // (The exact reader gets its faults at frame boundaries only: see
+        // `Path::ReadFrame`.)
+        let got = every_path(&input, &chunks, &faults, config);
+        assert_eq!(got, want, "seed {seed}");
+        runs += Path::ALL.len();
         let errs = want.iter().filter(|e| e.error_name().is_some()).count();
         errors += errs;
-        fatal += usize::from(want.iter().any(common::Event::is_fatal_error));
+        fatal += usize::from(want.iter().any(Event::is_fatal_error));
     }
     println!(
         "{runs} path runs over 1500 damaged streams: {errors} errors reported per path \

@@ -3,13 +3,10 @@
 //! as part of `cargo test` — no cargo-fuzz needed. Also runs every test
 //! vector through the byte-level targets.
 
-mod common;
-
-use common::harness as fuzzing;
-
 use std::path::Path;
 
 use arbitrary::{Arbitrary, Unstructured};
+use testkit::fuzz as fuzzing;
 
 type RoundtripInput = (Vec<(u8, Vec<u8>)>, u8);
 type CorruptInput = (Vec<Vec<u8>>, Vec<(u32, u8)>, u8);
@@ -99,7 +96,7 @@ fn committed_corpus_and_regressions_pass_every_property() {
 
 #[test]
 fn every_test_vector_passes_the_byte_level_targets() {
-    for v in common::load_vectors() {
+    for v in testkit::vectors::all() {
         if v.max != lpframe::DEFAULT_MAX_FRAME_LEN {
             continue;
         }

@@ -4,13 +4,11 @@
 //! recovery reported the same way, and memory that follows the bytes
 //! received, not the declared length.
 
-mod common;
-
 use std::io;
 
-use common::harness::{after, sizes_of_cuts, via_decoder, via_reader};
-use common::{encode_all, Event, Script, StallAfter};
 use lpframe::{Config, DecodeError, Error, FrameReader, DEFAULT_MAX_FRAME_LEN, HEADER_LEN};
+use testkit::paths::{via_decoder, via_reader};
+use testkit::{after, encode_all, sizes_of_cuts, Event, Script, StallAfter, Step};
 
 /// Payload `i` of a test stream: deterministic, different per frame.
 fn payload(len: usize, seed: u8) -> Vec<u8> {
@@ -120,7 +118,7 @@ fn a_large_payload_cut_by_eof_is_truncated_never_delivered() {
         let missing = 1024 * 1024 - (keep - 16);
         assert_eq!(
             events.last(),
-            Some(&Event::Error(format!(
+            Some(&Event::canonical(&format!(
                 "Truncated part=payload missing={missing}"
             )))
         );
@@ -136,7 +134,7 @@ fn a_large_payload_cut_by_eof_is_truncated_never_delivered() {
         );
         assert_eq!(
             events[5],
-            Event::Error(format!(
+            Event::canonical(&format!(
                 "Skipped offset={start_of_mib} len={keep} cause=Truncated part=payload missing={missing}"
             ))
         );
@@ -155,7 +153,10 @@ fn a_corrupt_large_payload_costs_that_frame_only() {
     assert_eq!(events, via_decoder(&script, Config::default()));
     assert_eq!(events.len(), 3);
     assert!(
-        matches!(&events[0], Event::Error(s) if s.starts_with("PayloadChecksum") && s.ends_with("len=300000")),
+        matches!(
+            &events[0],
+            Event::Error(DecodeError::PayloadChecksum { len: 300_000, .. })
+        ),
         "{events:?}"
     );
     assert_eq!(events[1], Event::Frame(b"after".to_vec()));
@@ -186,7 +187,7 @@ fn mid_large_payload_state_is_visible_and_kept() {
     reader
         .get_mut()
         .steps
-        .push_back(common::harness::Step::Data(wire[cut.len()..].to_vec()));
+        .push_back(Step::Data(wire[cut.len()..].to_vec()));
     assert!(matches!(reader.next_frame(), Err(Error::Decode(e)) if e == truncated));
 
     // Over a reader that times out instead: the decoder's position counts

@@ -4,17 +4,11 @@
 //! damaged frame is delivered, and the skip reports plus the frames
 //! reported with a bad payload cover exactly the damaged bytes.
 
-mod common;
-
-use common::Rng;
-
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use common::harness::{every_path, sizes_of_cuts, Script};
-use lpframe::{
-    Config, DecodeError, Error, FrameDecoder, FrameReader, DEFAULT_MAX_FRAME_LEN, HEADER_LEN,
-};
+use lpframe::{Config, DecodeError, Error, FrameDecoder, FrameReader, HEADER_LEN};
+use testkit::{every_path, seeded_faults, sizes_of_cuts, timeouts_before_chunks, Event, Rng};
 
 #[derive(Debug, Clone, Copy)]
 enum Damage {
@@ -237,22 +231,16 @@ fn random_damage_every_undamaged_frame_recovered_and_skips_cover_exactly_the_dam
 
 #[test]
 fn every_path_reports_the_same_recovery() {
-    // The decoder, FrameReader (with faults injected), both codecs: the same
+    // Every path that can recover (faults injected): the same
     // events at two chunkings, and the appended frame after the end.
     for seed in 0..60u64 {
         let case = damaged_case(seed);
         let config = Config::new().recover(true);
         let len = case.input.len();
-        let whole = every_path(
-            &Script::new(&case.input, &[len], &[], DEFAULT_MAX_FRAME_LEN),
-            config,
-        );
+        let whole = every_path(&case.input, &[len], &[], config);
         let sevens = sizes_of_cuts(len, &(7..len).step_by(7).collect::<Vec<_>>());
-        let faults = common::harness::seeded_faults(seed, len);
-        let chunked = every_path(
-            &Script::new(&case.input, &sevens, &faults, DEFAULT_MAX_FRAME_LEN),
-            config,
-        );
+        let faults = seeded_faults(seed, len);
+        let chunked = every_path(&case.input, &sevens, &faults, config);
         assert_eq!(chunked, whole, "seed {seed}");
         assert!(!whole.is_empty());
     }
@@ -263,9 +251,14 @@ fn default_mode_is_unchanged_by_the_recovery_option() {
     for seed in 0..100u64 {
         let case = damaged_case(seed);
         let len = case.input.len();
-        let plain = common::all_paths(&case.input, &[len], Config::new());
+        let plain = every_path(
+            &case.input,
+            &[len],
+            &timeouts_before_chunks(&[len]),
+            Config::new(),
+        );
         // And nothing after the first fatal error.
-        if let Some(i) = plain.iter().position(common::Event::is_fatal_error) {
+        if let Some(i) = plain.iter().position(Event::is_fatal_error) {
             assert_eq!(i, plain.len() - 1);
         }
     }

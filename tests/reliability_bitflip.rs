@@ -8,22 +8,10 @@
 use bytes::BytesMut;
 use lpframe::{decode_slice, Config, DecodeError, FrameDecoder};
 
-fn frame(payload: &[u8]) -> Vec<u8> {
-    let mut wire = Vec::new();
-    lpframe::write_frame(&mut wire, payload).unwrap();
-    wire
-}
+use testkit::{frame_bytes as frame, Rng};
 
 fn payload(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    Rng(seed | 1).bytes(len)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +126,7 @@ fn every_burst_up_to_32_bits_at_every_offset_of_a_64_byte_payload_frame() {
     let original = frame(&payload(64, 9));
     let bits = original.len() * 8;
     let mut tried = 0u64;
-    let mut rng = 0x1234_5678_9abc_def1u64;
+    let mut rng = Rng(0x1234_5678_9abc_def1);
     for len in 1..=32usize {
         for start in 0..=bits - len {
             // A burst of length L flips its first and last bit; the bits in
@@ -146,10 +134,7 @@ fn every_burst_up_to_32_bits_at_every_offset_of_a_64_byte_payload_frame() {
             // four random ones (all 2^(L-2) patterns would be 2^30).
             let mut patterns: Vec<u64> = vec![u64::MAX, 0];
             for _ in 0..4 {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                patterns.push(rng);
+                patterns.push(rng.next());
             }
             for middle in patterns {
                 let mut wire = original.clone();
@@ -177,13 +162,8 @@ fn every_burst_up_to_32_bits_at_every_offset_of_a_64_byte_payload_frame() {
 #[test]
 fn a_million_random_multi_byte_corruptions() {
     const CASES: u64 = 1_000_000;
-    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut next = move || rng.next();
     let frames: Vec<Vec<u8>> = (0..64)
         .map(|i| frame(&payload((i * 37) % 300, i as u64 + 100)))
         .collect();

@@ -11,11 +11,7 @@
 //! not mixed.
 #![cfg(feature = "tokio")]
 
-mod common;
-
-#[path = "../examples/echo.rs"]
-#[allow(unused_imports)]
-mod echo;
+use testkit::server as echo;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -202,7 +198,7 @@ fn frame_reader_memory_follows_received_bytes_not_the_declared_length() {
         data.extend(std::iter::repeat_n(0x33u8, sent));
         let before = LIVE.load(Ordering::Relaxed);
         PEAK.store(before, Ordering::Relaxed);
-        let mut reader = lpframe::FrameReader::new(common::StallAfter::new(data, 8192));
+        let mut reader = lpframe::FrameReader::new(testkit::StallAfter::new(data, 8192));
         for _ in 0..3 {
             let err = reader.next_frame().unwrap_err();
             assert!(err.is_timeout(), "{err:?}");

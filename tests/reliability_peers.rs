@@ -4,9 +4,7 @@
 //! shutdown no frame in flight is lost.
 #![cfg(feature = "tokio")]
 
-#[path = "../examples/echo.rs"]
-#[allow(unused_imports)]
-mod echo;
+use testkit::server as echo;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

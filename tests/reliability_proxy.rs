@@ -12,9 +12,7 @@
 //! of a protocol error. Deterministic seeds; bounded counts and times.
 #![cfg(feature = "tokio")]
 
-#[path = "../examples/echo.rs"]
-#[allow(unused_imports)]
-mod echo;
+use testkit::server as echo;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,6 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use lpframe::{DecodeError, Error, FrameCodec};
+use testkit::Rng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Framed;
@@ -32,19 +31,6 @@ const FRAMES_PER_CLIENT: u64 = 120;
 const FLIP_ONE_IN_BYTES: u64 = 40_000;
 const CUT_ONE_IN_CHUNKS: u64 = 400;
 const REPLY_TIMEOUT: Duration = Duration::from_millis(400);
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
 
 #[derive(Default)]
 struct ProxyStats {
@@ -70,19 +56,19 @@ async fn pump(
         };
         let mut data = buf[..n].to_vec();
         for b in data.iter_mut() {
-            if rng.below(FLIP_ONE_IN_BYTES) == 0 {
+            if rng.below(FLIP_ONE_IN_BYTES as usize) == 0 {
                 *b ^= 1 << rng.below(8);
                 stats.flips.fetch_add(1, Ordering::Relaxed);
             }
         }
         let mut rest = &data[..];
         while !rest.is_empty() {
-            let take = (1 + rng.below(64) as usize).min(rest.len());
+            let take = (1 + rng.below(64)).min(rest.len());
             if to.write_all(&rest[..take]).await.is_err() {
                 return;
             }
             rest = &rest[take..];
-            if rng.below(CUT_ONE_IN_CHUNKS) == 0 {
+            if rng.below(CUT_ONE_IN_CHUNKS as usize) == 0 {
                 // Cut the connection mid-stream (usually mid-frame).
                 stats.cuts.fetch_add(1, Ordering::Relaxed);
                 cut.notify_waiters();
@@ -125,7 +111,7 @@ struct ClientTotals {
 }
 
 fn payload(client: u64, i: u64, rng: &mut Rng) -> Bytes {
-    let len = rng.below(1500) as usize;
+    let len = rng.below(1500);
     let mut p = Vec::with_capacity(len + 16);
     p.extend_from_slice(&client.to_be_bytes());
     p.extend_from_slice(&i.to_be_bytes());

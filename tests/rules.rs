@@ -3,21 +3,19 @@
 //! declared length is reserved early; oversized writes fail before any
 //! byte is written. Plus the EOF rules and error conversions.
 
-mod common;
-
 use bytes::BytesMut;
-use common::{all_paths, encode_all, harness::after, Event};
 use lpframe::{
     read_frame, write_frame_with, Config, DecodeError, EncodeError, Error, ForeignProtocol,
     FrameDecoder, FramePart, FrameReader, FrameWriter, Header, HEADER_LEN,
 };
+use testkit::{after, encode_all, every_path, timeouts_before_chunks, Event};
 
 /// A valid v1 header declaring `len` payload bytes (payload CRC 0).
 fn header_bytes(len: u32) -> [u8; HEADER_LEN] {
     Header::new(len, 0).to_bytes()
 }
 
-/// The frame every `all_paths` script appends after the end of the input:
+/// The frame every `every_path` script appends after the end of the input:
 /// delivered iff no error was fatal.
 fn appended() -> Event {
     Event::Frame(after(lpframe::DEFAULT_MAX_FRAME_LEN).to_vec())
@@ -28,12 +26,18 @@ fn payload_crc_mismatch_costs_exactly_one_frame_on_every_path() {
     let mut wire = encode_all(&[b"first", b"corrupt me", b"third"]);
     let corrupt_at = HEADER_LEN + 5 + HEADER_LEN + 3;
     wire[corrupt_at] ^= 0x10;
-    let events = all_paths(&wire, &[wire.len()], Config::default());
+    let events = every_path(
+        &wire,
+        &[wire.len()],
+        &timeouts_before_chunks(&[wire.len()]),
+        Config::default(),
+    );
     assert_eq!(events.len(), 4);
     assert_eq!(events[0], Event::Frame(b"first".to_vec()));
-    assert!(
-        matches!(&events[1], Event::Error(e) if e.starts_with("PayloadChecksum") && e.ends_with("len=10"))
-    );
+    assert!(matches!(
+        &events[1],
+        Event::Error(DecodeError::PayloadChecksum { len: 10, .. })
+    ));
     assert_eq!(events[2], Event::Frame(b"third".to_vec()));
     // Not fatal: the stream goes on past its end too (the appended frame).
     assert_eq!(events[3], appended());
@@ -242,20 +246,33 @@ fn eof_rules() {
     // Clean end at a boundary, on every path: the stream may go on (the
     // appended frame is delivered).
     assert_eq!(
-        all_paths(&wire, &[wire.len()], Config::default()),
+        every_path(
+            &wire,
+            &[wire.len()],
+            &timeouts_before_chunks(&[wire.len()]),
+            Config::default()
+        ),
         vec![Event::Frame(b"abc".to_vec()), appended()]
     );
-    assert_eq!(all_paths(&[], &[], Config::default()), vec![appended()]);
+    assert_eq!(
+        every_path(&[], &[], &timeouts_before_chunks(&[]), Config::default()),
+        vec![appended()]
+    );
     // Every truncation point inside the frame is reported, never delivered;
     // and it is final: the frame appended after the end is never delivered.
     for cut in 1..wire.len() {
-        let events = all_paths(&wire[..cut], &[cut], Config::default());
+        let events = every_path(
+            &wire[..cut],
+            &[cut],
+            &timeouts_before_chunks(&[cut]),
+            Config::default(),
+        );
         let expected = if cut < HEADER_LEN {
             format!("Truncated part=header missing={}", HEADER_LEN - cut)
         } else {
             format!("Truncated part=payload missing={}", wire.len() - cut)
         };
-        assert_eq!(events, vec![Event::Error(expected)], "cut at {cut}");
+        assert_eq!(events, vec![Event::canonical(&expected)], "cut at {cut}");
     }
 }
 

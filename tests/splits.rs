@@ -1,12 +1,12 @@
 //! Behaviour 1: any split of the byte stream into reads decodes to the same
 //! frames, on every reading path.
 
-mod common;
-
-use common::harness::{sizes_of_cuts, via_decoder, with_after, Script};
-use common::{all_paths, encode_all, Event};
 use lpframe::{Config, DEFAULT_MAX_FRAME_LEN};
 use proptest::prelude::*;
+use testkit::paths::via_decoder;
+use testkit::{
+    encode_all, every_path, sizes_of_cuts, timeouts_before_chunks, with_after, Event, Script,
+};
 
 fn payloads() -> Vec<Vec<u8>> {
     vec![
@@ -32,7 +32,12 @@ fn every_single_split_point_gives_the_same_frames() {
     for cut in 0..=wire.len() {
         let chunks = sizes_of_cuts(wire.len(), &[cut]);
         assert_eq!(
-            all_paths(&wire, &chunks, Config::default()),
+            every_path(
+                &wire,
+                &chunks,
+                &timeouts_before_chunks(&chunks),
+                Config::default()
+            ),
             expected,
             "split at {cut}"
         );
@@ -43,7 +48,12 @@ fn every_single_split_point_gives_the_same_frames() {
 fn one_byte_reads_give_the_same_frames() {
     let (wire, expected) = stream();
     assert_eq!(
-        all_paths(&wire, &vec![1; wire.len()], Config::default()),
+        every_path(
+            &wire,
+            &vec![1; wire.len()],
+            &timeouts_before_chunks(&vec![1; wire.len()]),
+            Config::default()
+        ),
         expected
     );
 }
@@ -83,6 +93,6 @@ proptest! {
             payloads.into_iter().map(Event::Frame).collect(),
             DEFAULT_MAX_FRAME_LEN,
         );
-        prop_assert_eq!(all_paths(&wire, &chunks, Config::default()), expected);
+        prop_assert_eq!(every_path(&wire, &chunks, &timeouts_before_chunks(&chunks), Config::default()), expected);
     }
 }

@@ -6,10 +6,9 @@
 //! the end of the stream and then one more valid frame, which every path
 //! must deliver iff the vector's errors are not fatal.
 
-mod common;
-
-use common::harness::{model, sizes_of_cuts, with_after};
-use common::{all_paths, load_vectors, Event};
+use lpframe::DecodeError;
+use testkit::vectors::all as load_vectors;
+use testkit::{every_path, model, sizes_of_cuts, timeouts_before_chunks, with_after, Event};
 
 #[test]
 fn the_vectors_file_has_the_cases_the_spec_promises() {
@@ -51,7 +50,12 @@ fn every_vector_on_every_path_whole_and_at_every_split() {
         chunkings.push(("byte by byte".into(), vec![1; len]));
         for (how, chunks) in chunkings {
             assert_eq!(
-                all_paths(&v.input, &chunks, v.config()),
+                every_path(
+                    &v.input,
+                    &chunks,
+                    &timeouts_before_chunks(&chunks),
+                    v.config()
+                ),
                 expected,
                 "vector {}, {how}",
                 v.name
@@ -84,7 +88,7 @@ fn recovery_vectors_cover_every_case_of_section_8() {
     ] {
         assert!(
             recovering.iter().any(|v| v.events.iter().any(
-                |e| matches!(e, Event::Error(s) if s.starts_with("Skipped") && s.contains(cause))
+                |e| matches!(e, Event::Error(e @ DecodeError::Skipped { .. }) if e.canonical().to_string().contains(cause))
             )),
             "no recovery vector with {cause}"
         );
