@@ -83,6 +83,7 @@ pub async fn run_load(connections: u64, frames: u64) -> LoadReport {
                     .expect("echo within 60 s")
                     .expect("connection open")
                     .expect("no fatal error")
+                    .into_frame()
                     .expect("no dropped frame");
                 rtts.push(t.elapsed());
                 assert_eq!(echo.payload(), &p, "connection {c} frame {i} altered");

@@ -147,7 +147,7 @@ async fn a_client_that_never_reads_is_dropped_by_the_write_timeout() {
     );
     other.send(Bytes::from_static(b"hi")).await.unwrap();
     let echo = timeout(Duration::from_secs(2), other.next()).await.unwrap();
-    assert!(matches!(echo, Some(Ok(Ok(f))) if &f[..] == b"hi"));
+    assert!(matches!(echo, Some(Ok(Received::Frame(f))) if &f[..] == b"hi"));
     server.stop().await.unwrap();
 }
 
@@ -207,7 +207,7 @@ async fn closing_peer() -> std::net::SocketAddr {
                 let mut framed = Framed::new(stream, FrameCodec::new());
                 while let Some(item) = framed.next().await {
                     match item {
-                        Ok(Ok(f)) => {
+                        Ok(Received::Frame(f)) => {
                             if framed.send(f).await.is_err() {
                                 return;
                             }

@@ -49,7 +49,7 @@ async fn many_concurrent_clients_get_their_frames_back_unchanged() {
                 for &i in batch {
                     framed.feed(payload(c, i)).await.unwrap();
                 }
-                SinkExt::<Bytes>::flush(&mut framed).await.unwrap();
+                framed.flush().await.unwrap();
                 for &i in batch {
                     let echo = tokio::time::timeout(Duration::from_secs(30), framed.next())
                         .await

@@ -128,7 +128,7 @@ mod with_tokio {
         for p in payloads() {
             sink.feed(Bytes::from(p)).await.unwrap();
         }
-        SinkExt::<Bytes>::close(&mut sink).await.unwrap();
+        sink.close().await.unwrap();
     }
 
     async fn read_tokio<R: tokio::io::AsyncRead + Unpin>(r: R) {

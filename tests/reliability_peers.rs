@@ -151,7 +151,7 @@ async fn graceful_shutdown_answers_every_frame_in_flight() {
                     .await
                     .unwrap();
             }
-            SinkExt::<Bytes>::flush(&mut framed).await.unwrap();
+            framed.flush().await.unwrap();
             sent_tx.send(()).await.unwrap();
             let mut got = 0;
             while let Some(f) = tokio::time::timeout(Duration::from_secs(10), framed.next())

@@ -142,7 +142,7 @@ async fn client(id: u64, addr: std::net::SocketAddr) -> ClientTotals {
                 let r = tokio::time::timeout(REPLY_TIMEOUT, framed.next()).await;
                 // A late echo of a frame whose wait timed out (a slow
                 // machine, not a loss): count it as received after all.
-                if let Ok(Some(Ok(Ok(frame)))) = &r {
+                if let Ok(Some(Ok(Received::Frame(frame)))) = &r {
                     if let Some(k) = late.iter().position(|l| l == frame.payload()) {
                         late.swap_remove(k);
                         t.timeouts -= 1;
@@ -158,7 +158,7 @@ async fn client(id: u64, addr: std::net::SocketAddr) -> ClientTotals {
                     t.timeouts += 1;
                     late.push(p);
                 }
-                Ok(Some(Ok(Ok(frame)))) => {
+                Ok(Some(Ok(Received::Frame(frame)))) => {
                     // Never a wrong payload: byte-identical to what was sent.
                     assert_eq!(
                         frame.payload(),
@@ -168,7 +168,7 @@ async fn client(id: u64, addr: std::net::SocketAddr) -> ClientTotals {
                     );
                     t.received += 1;
                 }
-                Ok(Some(Ok(Err(e)))) => {
+                Ok(Some(Ok(Received::Dropped(e)))) => {
                     assert!(matches!(e, DecodeError::PayloadChecksum { .. }), "{e:?}");
                     t.corrupt_on_return += 1;
                 }

@@ -292,7 +292,7 @@ mod tokio_sink {
                     }
                 }
             }
-            SinkExt::<Bytes>::flush(&mut sink).await.unwrap();
+            sink.flush().await.unwrap();
             assert_eq!(errors, 1, "budget {budget}");
             let wire = sink.get_ref().0.out.clone();
             let got: Vec<Vec<u8>> = FrameReader::new(&wire[..])

@@ -6,7 +6,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::StreamExt;
-use lpframe::{DecodeError, Error};
+use lpframe::{DecodeError, Error, Received};
+
+use crate::Setup;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::codec::FramedRead;
 
@@ -77,22 +79,23 @@ fn runtime() -> tokio::runtime::Runtime {
 /// after which `FramedRead` yields `None` once and is polled on; after
 /// a clean `None` it is polled on while the script has steps left (a
 /// source that grows).
-pub fn via_framed(script: &Script, config: lpframe::Config) -> Vec<Event> {
+pub fn via_framed(script: &Script, setup: impl Into<Setup>) -> Vec<Event> {
+    let setup: Setup = setup.into();
     runtime().block_on(async {
         let mut framed = FramedRead::new(
             ScriptAsync::new(script.clone()),
-            lpframe::FrameCodec::with_config(config),
+            setup.codec(),
         );
         let mut events = Vec::new();
         let mut fatal: Option<DecodeError> = None;
         let mut after_error = false;
         for _ in 0..4 * script.bytes().len() + 4 * script.steps.len() + 16 {
             match framed.next().await {
-                Some(Ok(Ok(f))) => {
+                Some(Ok(Received::Frame(f))) => {
                     assert!(fatal.is_none(), "a frame after a fatal error");
                     events.push(Event::Frame(f.to_vec()));
                 }
-                Some(Ok(Err(e))) => {
+                Some(Ok(Received::Dropped(e))) => {
                     assert!(!e.is_fatal(), "a fatal error as an item: {e:?}");
                     events.push(Event::error(&e));
                 }

@@ -50,6 +50,7 @@ pub mod readers;
 pub mod recovery;
 pub mod rng;
 pub mod script;
+pub mod setup;
 #[cfg(feature = "tokio")]
 pub mod server;
 pub mod vectors;
@@ -59,4 +60,5 @@ pub use model::{expected, model, model_with_boundaries, with_after};
 pub use paths::{every_path, timeouts_before_chunks, Path};
 pub use readers::{encode_all, StallAfter};
 pub use rng::Rng;
+pub use setup::Setup;
 pub use script::{chunk_sizes, seeded_faults, sizes_of_cuts, Script, Step};

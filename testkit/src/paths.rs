@@ -5,14 +5,15 @@ use std::io;
 
 use bytes::BytesMut;
 use lpframe::{
-    decode_slice, read_frame_with, Config, DecodeError, Error, FrameDecoder, FrameReader, Header,
+    Received,
+    decode_slice, read_frame_with, DecodeError, Error, Header,
     HEADER_LEN,
 };
 
 #[cfg(feature = "tokio")]
 pub use crate::framed::{via_framed, ScriptAsync};
 use crate::script::Step;
-use crate::{model, model_with_boundaries, with_after, Event, Script};
+use crate::{model, model_with_boundaries, with_after, Event, Script, Setup};
 
 /// Records what a path yields and checks the fatal-error contract: after a
 /// fatal error, every later call must fail again with the same error and
@@ -125,9 +126,10 @@ fn walk(
 /// offsets account for every byte fed, memory follows the bytes received,
 /// every frame is the verified payload of a header in the stream, and a
 /// failed decoder says so.
-pub fn via_decoder(script: &Script, config: Config) -> Vec<Event> {
+pub fn via_decoder(script: &Script, setup: impl Into<Setup>) -> Vec<Event> {
+    let setup: Setup = setup.into();
     let path = "FrameDecoder";
-    let mut dec = FrameDecoder::with_config(config);
+    let mut dec = setup.decoder();
     walk(path, script, |buf, stream, eof| {
         let res = if eof {
             dec.decode_eof(buf)
@@ -170,10 +172,10 @@ fn check_delivered(path: &str, stream: &[u8], offset: u64, payload: &[u8]) {
     let off = offset as usize;
     let head: &[u8; HEADER_LEN] = stream[off..off + HEADER_LEN].try_into().expect("16 bytes");
     let header = Header::parse(head, u32::MAX).expect("a delivered frame has a valid header");
-    assert_eq!(header.len as usize, payload.len(), "{path}: length");
+    assert_eq!(header.len() as usize, payload.len(), "{path}: length");
     assert_eq!(
         crc32fast::hash(payload),
-        header.payload_crc,
+        header.payload_crc(),
         "{path}: payload CRC"
     );
     assert_eq!(
@@ -186,9 +188,10 @@ fn check_delivered(path: &str, stream: &[u8], offset: u64, payload: &[u8]) {
 /// The tokio codec driven as tokio-util's `Framed` drives it, without a
 /// runtime: dropped frames must come as items, fatal errors as `Err`.
 #[cfg(feature = "tokio")]
-pub fn via_codec(script: &Script, config: Config) -> Vec<Event> {
+pub fn via_codec(script: &Script, setup: impl Into<Setup>) -> Vec<Event> {
+    let setup: Setup = setup.into();
     use tokio_util::codec::Decoder;
-    let mut codec = lpframe::FrameCodec::with_config(config);
+    let mut codec = setup.codec();
     walk("FrameCodec", script, |buf, _, eof| {
         let res = if eof {
             codec.decode_eof(buf)
@@ -196,8 +199,8 @@ pub fn via_codec(script: &Script, config: Config) -> Vec<Event> {
             codec.decode(buf)
         };
         match res {
-            Ok(Some(Ok(frame))) => Call::Frame(frame.to_vec()),
-            Ok(Some(Err(e))) => Call::Dropped(e),
+            Ok(Some(Received::Frame(frame))) => Call::Frame(frame.to_vec()),
+            Ok(Some(Received::Dropped(e))) => Call::Dropped(e),
             Ok(None) => Call::More,
             Err(Error::Decode(e)) => Call::Fatal(e),
             Err(other) => panic!("FrameCodec: unexpected {other:?}"),
@@ -209,9 +212,10 @@ pub fn via_codec(script: &Script, config: Config) -> Vec<Event> {
 /// errors are `io::Error`s carrying the typed error, and a caller that
 /// polls on past a non-fatal one gets the next frames.
 #[cfg(feature = "tokio")]
-pub fn via_payload_codec(script: &Script, config: Config) -> Vec<Event> {
+pub fn via_payload_codec(script: &Script, setup: impl Into<Setup>) -> Vec<Event> {
+    let setup: Setup = setup.into();
     use tokio_util::codec::Decoder;
-    let mut codec = lpframe::PayloadCodec::with_config(config);
+    let mut codec = setup.payload_codec();
     walk("PayloadCodec", script, |buf, _, eof| {
         let res = if eof {
             codec.decode_eof(buf)
@@ -234,10 +238,11 @@ pub fn via_payload_codec(script: &Script, config: Config) -> Vec<Event> {
 /// retryable I/O errors must say "not fatal" and are retried; after
 /// `Ok(None)` it is called again (the source may grow); after a fatal error
 /// it is called twice more, which must repeat the error without reading.
-pub fn via_reader(script: &Script, config: Config) -> Vec<Event> {
+pub fn via_reader(script: &Script, setup: impl Into<Setup>) -> Vec<Event> {
+    let setup: Setup = setup.into();
     let path = "FrameReader";
     let bound = 4 * script.bytes().len() + 4 * script.steps.len() + 16;
-    let mut reader = FrameReader::with_config(script.clone(), config);
+    let mut reader = setup.reader(script.clone());
     let mut rec = Recorder::default();
     let mut repeats = 0;
     for _ in 0..bound {
@@ -451,20 +456,21 @@ impl Path {
         input: &[u8],
         chunks: &[usize],
         faults: &[(usize, io::ErrorKind)],
-        config: Config,
+        setup: impl Into<Setup>,
     ) -> Option<Vec<Event>> {
-        let max = config.max_read_frame_len;
-        let recovering = config.recover;
+        let setup: Setup = setup.into();
+        let max = setup.config.max_read_frame_len;
+        let recovering = setup.recover;
         let script = || Script::new(input, chunks, faults, max);
         Some(match self {
-            Path::Decoder => via_decoder(&script(), config),
-            Path::Reader => via_reader(&script(), config),
+            Path::Decoder => via_decoder(&script(), setup),
+            Path::Reader => via_reader(&script(), setup),
             #[cfg(feature = "tokio")]
-            Path::Codec => via_codec(&script(), config),
+            Path::Codec => via_codec(&script(), setup),
             #[cfg(feature = "tokio")]
-            Path::PayloadCodec => via_payload_codec(&script(), config),
+            Path::PayloadCodec => via_payload_codec(&script(), setup),
             #[cfg(feature = "tokio")]
-            Path::Framed => via_framed(&script(), config),
+            Path::Framed => via_framed(&script(), setup),
             Path::ReadFrame | Path::Slice if recovering => return None,
             Path::ReadFrame => {
                 let at_boundaries: Vec<_> = model_with_boundaries(input, max)
@@ -487,11 +493,12 @@ pub fn every_path(
     input: &[u8],
     chunks: &[usize],
     faults: &[(usize, io::ErrorKind)],
-    config: Config,
+    setup: impl Into<Setup>,
 ) -> Vec<Event> {
+    let setup: Setup = setup.into();
     let mut reference: Option<Vec<Event>> = None;
     for &path in Path::ALL {
-        let Some(events) = path.events(input, chunks, faults, config) else {
+        let Some(events) = path.events(input, chunks, faults, setup) else {
             continue;
         };
         match &reference {

@@ -9,8 +9,7 @@ use crate::Event;
 /// offset it covers, checking that the events tile the input exactly and
 /// that the buffer stays bounded while scanning.
 pub fn recover_events(input: &[u8], chunks: &[usize], max: u32) -> Vec<(u64, u64, Event)> {
-    let config = Config::new().max_read_frame_len(max).recover(true);
-    let mut dec = FrameDecoder::with_config(config);
+    let mut dec = FrameDecoder::recovering(Config::new().max_read_frame_len(max));
     let mut buf = BytesMut::new();
     let mut out = Vec::new();
     let (mut fed, mut eof) = (0usize, false);

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{FutureExt, SinkExt, StreamExt};
-use lpframe::{Config, DecodeError, Error, Frame, FrameCodec};
+use lpframe::{Config, Error, Frame, FrameCodec, Received};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -225,7 +225,7 @@ type Conn = Framed<TcpStream, FrameCodec>;
 
 /// What waiting for the next item gave.
 enum Next {
-    Item(Result<Result<Frame, DecodeError>, Error>),
+    Item(Result<Received, Error>),
     End(ConnEnd),
 }
 
@@ -254,8 +254,8 @@ pub async fn handle(
         // reply waits on bytes the peer has not sent.
         loop {
             match item {
-                Ok(Ok(frame)) => {
-                    match timeout(opts.write_timeout, framed.feed(frame)).await {
+                Ok(Received::Frame(frame)) => {
+                    match timeout(opts.write_timeout, framed.feed(frame.into())).await {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => return ConnEnd::Error(e),
                         Err(_) => {
@@ -265,7 +265,7 @@ pub async fn handle(
                     }
                     stats.frames_echoed.fetch_add(1, Ordering::Relaxed);
                 }
-                Ok(Err(dropped)) => {
+                Ok(Received::Dropped(dropped)) => {
                     stats.corrupt_frames.fetch_add(1, Ordering::Relaxed);
                     if opts.verbose {
                         println!("[server] dropped a frame, connection stays up: {dropped}");
@@ -282,7 +282,7 @@ pub async fn handle(
                 None => break,
             }
         }
-        match timeout(opts.write_timeout, SinkExt::<Frame>::flush(&mut framed)).await {
+        match timeout(opts.write_timeout, framed.flush()).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return ConnEnd::Error(e),
             Err(_) => {
@@ -352,7 +352,7 @@ async fn next_item(
 /// unread bytes are drained for at most [`DRAIN`] so that closing does not
 /// turn into a reset.
 async fn close(mut framed: Conn, opts: &ServerOptions, end: ConnEnd) -> ConnEnd {
-    let flushed = timeout(opts.write_timeout, SinkExt::<Frame>::flush(&mut framed)).await;
+    let flushed = timeout(opts.write_timeout, framed.flush()).await;
     if !matches!(flushed, Ok(Ok(()))) {
         return end;
     }
@@ -412,7 +412,7 @@ pub async fn client_demo(addr: SocketAddr) -> Result<(), Error> {
     // close the connection: either is a conforming answer.
     let sent = framed.send(Bytes::from_static(b"still connected?")).await;
     match (sent, framed.next().await) {
-        (Ok(()), Some(Ok(Ok(echo)))) => println!(
+        (Ok(()), Some(Ok(Received::Frame(echo)))) => println!(
             "[client] got back {:?}: the corrupt frame cost one frame, not the connection",
             String::from_utf8_lossy(echo.payload())
         ),
@@ -421,7 +421,7 @@ pub async fn client_demo(addr: SocketAddr) -> Result<(), Error> {
              (PROTOCOL.md allows a receiver to close instead of skipping)"
         ),
         (Err(e), _) | (_, Some(Err(e))) => return Err(e),
-        (_, Some(Ok(Err(dropped)))) => return Err(Error::Decode(dropped)),
+        (_, Some(Ok(Received::Dropped(dropped)))) => return Err(Error::Decode(dropped)),
     }
     drop(framed);
 
@@ -440,8 +440,8 @@ pub async fn client_demo(addr: SocketAddr) -> Result<(), Error> {
 /// too, here: the client sent nothing corrupt).
 async fn recv(framed: &mut Conn) -> Result<Frame, Error> {
     match framed.next().await {
-        Some(Ok(Ok(frame))) => Ok(frame),
-        Some(Ok(Err(dropped))) => Err(Error::Decode(dropped)),
+        Some(Ok(Received::Frame(frame))) => Ok(frame),
+        Some(Ok(Received::Dropped(dropped))) => Err(Error::Decode(dropped)),
         Some(Err(e)) => Err(e),
         None => Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into())),
     }

@@ -7,7 +7,7 @@
 //! back to itself is refused, so an [`Event`] compares exactly as the file
 //! says.
 
-use lpframe::{Config, DecodeError, Flags, FramePart, DEFAULT_MAX_FRAME_LEN};
+use lpframe::{Config, DecodeError, FramePart, DEFAULT_MAX_FRAME_LEN};
 
 use crate::Event;
 
@@ -30,11 +30,12 @@ pub struct Vector {
 }
 
 impl Vector {
-    /// The receiver configuration the vector assumes.
-    pub fn config(&self) -> Config {
-        Config::new()
-            .max_read_frame_len(self.max)
-            .recover(self.recover)
+    /// The receiver's limits and mode the vector assumes.
+    pub fn setup(&self) -> crate::Setup {
+        crate::Setup {
+            config: Config::new().max_read_frame_len(self.max),
+            recover: self.recover,
+        }
     }
 }
 
@@ -158,7 +159,7 @@ fn parse_fields(text: &str) -> Option<DecodeError> {
             actual: u32_of("actual")?,
         },
         "ReservedFlags" => DecodeError::ReservedFlags {
-            flags: Flags::from_bits_retain(u8_of("flags")?),
+            flags: u8_of("flags")?,
         },
         "FrameTooLarge" => DecodeError::FrameTooLarge {
             len: u32_of("len")?,
