@@ -1,508 +1,63 @@
-//! An LPF echo server and client over real loopback TCP.
+//! An LPF echo server and a client over loopback TCP: the client sends two
+//! frames with a corrupted one between them; the server echoes the good
+//! ones, logs the dropped one and closes in an orderly way at the end.
 //!
-//! ```text
-//! cargo run --example echo                       # server + client in one process
-//! cargo run --example echo -- --listen 127.0.0.1:7878
-//! cargo run --example echo -- --connect 127.0.0.1:7878
-//! ```
-//!
-//! The server runs one task per connection and re-arms its deadlines for
-//! every frame: an *idle* timeout while the peer is between frames, a
-//! shorter *stall* timeout once part of a frame has arrived, and a *write*
-//! timeout for a peer that stops reading its replies. It answers every frame
-//! that has arrived before it waits for more (replies to frames that came
-//! in one read go out in one write). Corrupt frames whose header was intact
-//! are reported and skipped; any fatal error closes the connection in an
-//! orderly way (owed replies sent, then FIN, then the peer's unread bytes
-//! drained so that the close is not a reset). On Ctrl-C (or the shutdown
-//! future in tests) it stops accepting, lets every connection finish the
-//! frames it has in flight, and closes; connections still busy after a
-//! grace period (a peer that does not read) are dropped.
-//!
-//! This file is also compiled into the integration tests
-//! (`tests/echo_server.rs` and the reliability tests), so the server shown
-//! here is the server tested.
-
-#![allow(dead_code)]
-
-use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+//! `cargo run --example echo`. The full server (deadlines, limits, stats,
+//! graceful shutdown) is the reference server:
+//! `cargo run -p lpframe-testkit --example reference_server`.
 
 use bytes::Bytes;
-use futures::{FutureExt, SinkExt, StreamExt};
-use lpframe::{Config, DecodeError, Error, Frame, FrameCodec};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use futures::{SinkExt, StreamExt};
+use lpframe::{FrameCodec, Received};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use tokio::task::JoinSet;
-use tokio::time::{timeout, Instant};
 use tokio_util::codec::Framed;
-
-/// After a shutdown request, a connection closes once nothing has arrived
-/// for this long (frames in flight are answered first); and a closing
-/// connection drains its peer's unread bytes for at most this long.
-pub const DRAIN: Duration = Duration::from_millis(250);
-
-/// After a shutdown request, connections still open after this long are
-/// dropped: shutdown never waits on a peer that does not read.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-
-/// Server settings.
-#[derive(Debug, Clone, Copy)]
-pub struct ServerOptions {
-    /// Longest wait for the first byte of the next frame.
-    pub idle_timeout: Duration,
-    /// Longest time for a frame to arrive once its first byte has: a
-    /// deadline for the whole frame (PROTOCOL.md section 6).
-    pub stall_timeout: Duration,
-    /// Longest wait for the peer to take a reply (a peer whose receive
-    /// window stays full is not reading).
-    pub write_timeout: Duration,
-    /// Limits for the connections.
-    pub config: Config,
-    /// Print one line per event.
-    pub verbose: bool,
-}
-
-impl Default for ServerOptions {
-    fn default() -> Self {
-        ServerOptions {
-            idle_timeout: Duration::from_secs(30),
-            stall_timeout: Duration::from_secs(5),
-            write_timeout: Duration::from_secs(10),
-            config: Config::default(),
-            verbose: true,
-        }
-    }
-}
-
-/// Counters the server keeps, for tests and the final summary.
-#[derive(Debug, Default)]
-pub struct ServerStats {
-    /// Connections accepted.
-    pub connections: AtomicU64,
-    /// Frames echoed.
-    pub frames_echoed: AtomicU64,
-    /// Frames dropped for a bad payload CRC.
-    pub corrupt_frames: AtomicU64,
-    /// Connections closed by a protocol error.
-    pub protocol_errors: AtomicU64,
-    /// Connections closed by the idle, stall or write timeout.
-    pub timeouts: AtomicU64,
-}
-
-/// Why a connection ended.
-#[derive(Debug)]
-pub enum ConnEnd {
-    /// The peer closed on a frame boundary (its replies were sent first).
-    Clean,
-    /// Shutdown was requested; frames in flight were answered first.
-    Shutdown,
-    /// No new frame within the idle timeout.
-    Idle,
-    /// A frame started and did not finish within the stall timeout.
-    Stalled,
-    /// The peer did not take a reply within the write timeout.
-    WriteTimeout,
-    /// A fatal error.
-    Error(Error),
-}
-
-/// A server running in the background on 127.0.0.1 (port 0), for the demo,
-/// the tests and the load example.
-pub struct Running {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    /// Its counters.
-    pub stats: Arc<ServerStats>,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Running {
-    /// Binds 127.0.0.1:0 (with a listen backlog of 4,096: tokio's default
-    /// of 1,024 overflows when a thousand clients connect at once, and the
-    /// kernel then resets connections) and serves until [`Running::stop`].
-    pub async fn start(opts: ServerOptions) -> std::io::Result<Running> {
-        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
-        let addr = listener.local_addr()?;
-        let stats = Arc::new(ServerStats::default());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, opts, Arc::clone(&stats), async {
-            let _ = stopped.await;
-        }));
-        Ok(Running {
-            addr,
-            stats,
-            stop,
-            task,
-        })
-    }
-
-    /// Requests a graceful shutdown and waits for it to finish.
-    pub async fn stop(self) -> std::io::Result<()> {
-        let _ = self.stop.send(());
-        self.task.await.map_err(std::io::Error::other)?
-    }
-}
-
-/// Binds `addr` with a listen backlog of 4,096 (tokio's default, 1,024,
-/// overflows when a thousand clients connect at once).
-pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(4096)
-}
-
-/// Accepts connections on `listener` until `shutdown` completes, then stops
-/// accepting, lets every connection finish what it has in flight, and
-/// drops the connections still open after [`SHUTDOWN_GRACE`].
-pub async fn serve(
-    listener: TcpListener,
-    opts: ServerOptions,
-    stats: Arc<ServerStats>,
-    shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut conns = JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // A client that reset before being accepted, or
-                        // EMFILE: log, back off briefly, keep serving.
-                        eprintln!("[server] accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                stats.connections.fetch_add(1, Ordering::Relaxed);
-                let stats = Arc::clone(&stats);
-                let stop = stop_rx.clone();
-                conns.spawn(async move {
-                    let end = handle(stream, opts, &stats, stop).await;
-                    if opts.verbose {
-                        println!("[server] {peer}: connection ended: {}", describe(&end));
-                    }
-                    end
-                });
-            }
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
-    }
-    drop(listener);
-    let _ = stop_tx.send(true);
-    let finished = timeout(SHUTDOWN_GRACE, async {
-        while conns.join_next().await.is_some() {}
-    })
-    .await;
-    if finished.is_err() {
-        if opts.verbose {
-            println!(
-                "[server] dropping {} connection(s) still open after {SHUTDOWN_GRACE:?}",
-                conns.len()
-            );
-        }
-        conns.shutdown().await;
-    }
-    Ok(())
-}
-
-fn describe(end: &ConnEnd) -> String {
-    match end {
-        ConnEnd::Clean => "peer closed cleanly".into(),
-        ConnEnd::Shutdown => "server shutting down".into(),
-        ConnEnd::Idle => "idle timeout".into(),
-        ConnEnd::Stalled => "stall timeout inside a frame".into(),
-        ConnEnd::WriteTimeout => "write timeout: the peer is not reading".into(),
-        ConnEnd::Error(e) => format!("error: {e}"),
-    }
-}
-
-type Conn = Framed<TcpStream, FrameCodec>;
-
-/// What waiting for the next item gave.
-enum Next {
-    Item(Result<Received, Error>),
-    End(ConnEnd),
-}
-
-/// Serves one connection: echo every frame, with deadlines re-armed per
-/// frame.
-pub async fn handle(
-    stream: TcpStream,
-    opts: ServerOptions,
-    stats: &ServerStats,
-    mut stop: watch::Receiver<bool>,
-) -> ConnEnd {
-    let _ = stream.set_nodelay(true);
-    let mut framed = Framed::new(stream, FrameCodec::with_config(opts.config));
-    loop {
-        let mut item = match next_item(&mut framed, &opts, &mut stop).await {
-            Next::Item(item) => item,
-            Next::End(end) => {
-                if matches!(end, ConnEnd::Idle | ConnEnd::Stalled) {
-                    stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                }
-                return close(framed, &opts, end).await;
-            }
-        };
-        // Answer this item and every one that has already arrived, then
-        // flush once: a pipelining peer gets its replies batched, and no
-        // reply waits on bytes the peer has not sent.
-        loop {
-            match item {
-                Ok(Received::Frame(frame)) => {
-                    match timeout(opts.write_timeout, framed.feed(frame.into())).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => return ConnEnd::Error(e),
-                        Err(_) => {
-                            stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                            return ConnEnd::WriteTimeout;
-                        }
-                    }
-                    stats.frames_echoed.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(Received::Dropped(dropped)) => {
-                    stats.corrupt_frames.fetch_add(1, Ordering::Relaxed);
-                    if opts.verbose {
-                        println!("[server] dropped a frame, connection stays up: {dropped}");
-                    }
-                }
-                Err(fatal) => {
-                    stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
-                    return close(framed, &opts, ConnEnd::Error(fatal)).await;
-                }
-            }
-            match framed.next().now_or_never() {
-                Some(Some(next)) => item = next,
-                Some(None) => return close(framed, &opts, ConnEnd::Clean).await,
-                None => break,
-            }
-        }
-        match timeout(opts.write_timeout, framed.flush()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return ConnEnd::Error(e),
-            Err(_) => {
-                stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                return ConnEnd::WriteTimeout;
-            }
-        }
-    }
-}
-
-/// Waits for the next item, applying the idle deadline while the peer is
-/// between frames and the stall deadline (for the whole frame, from its
-/// first byte) once a frame has started. A `Framed` decodes as bytes
-/// arrive without waking its reader, so progress is observed in ticks of a
-/// tenth of the shorter timeout; a frame is taken to have started at the
-/// last tick that saw none, so its deadline is never late (at most a tick
-/// early). Once shutdown is requested, the idle limit drops to [`DRAIN`]:
-/// frames already sent by the peer (in flight) are still read and
-/// answered.
-async fn next_item(
-    framed: &mut Conn,
-    opts: &ServerOptions,
-    stop: &mut watch::Receiver<bool>,
-) -> Next {
-    let waiting_since = Instant::now();
-    let mut between_frames_at = waiting_since;
-    let mut frame_since: Option<Instant> = None;
-    loop {
-        let stopping = *stop.borrow();
-        let idle_limit = if stopping {
-            opts.idle_timeout.min(DRAIN)
-        } else {
-            opts.idle_timeout
-        };
-        let tick = idle_limit.min(opts.stall_timeout) / 10;
-        let next = tokio::select! {
-            _ = stop.changed(), if !stopping => continue,
-            next = timeout(tick, framed.next()) => next,
-        };
-        match next {
-            Ok(Some(item)) => return Next::Item(item),
-            Ok(None) => return Next::End(ConnEnd::Clean),
-            Err(_tick) => {
-                let now = Instant::now();
-                if framed.codec().is_mid_frame() {
-                    let since = *frame_since.get_or_insert(between_frames_at);
-                    if now - since >= opts.stall_timeout {
-                        return Next::End(ConnEnd::Stalled);
-                    }
-                } else {
-                    between_frames_at = now;
-                    if now - waiting_since >= idle_limit {
-                        return Next::End(if stopping {
-                            ConnEnd::Shutdown
-                        } else {
-                            ConnEnd::Idle
-                        });
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Ends a connection in an orderly way (PROTOCOL.md section 4): the replies
-/// owed are sent (within the write timeout), then FIN, then the peer's
-/// unread bytes are drained for at most [`DRAIN`] so that closing does not
-/// turn into a reset.
-async fn close(mut framed: Conn, opts: &ServerOptions, end: ConnEnd) -> ConnEnd {
-    let flushed = timeout(opts.write_timeout, framed.flush()).await;
-    if !matches!(flushed, Ok(Ok(()))) {
-        return end;
-    }
-    let stream = framed.get_mut();
-    if timeout(DRAIN, stream.shutdown()).await.is_err() {
-        return end;
-    }
-    let _ = timeout(DRAIN, async {
-        let mut sink = [0u8; 4096];
-        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
-    })
-    .await;
-    end
-}
-
-/// The client demo: a few frames, a corrupted one, more frames, then a
-/// foreign-protocol connection.
-pub async fn client_demo(addr: SocketAddr) -> Result<(), Error> {
-    let stream = TcpStream::connect(addr).await?;
-    let mut framed = Framed::new(stream, FrameCodec::new());
-    for msg in ["hello", "", "lpframe checks every byte"] {
-        framed.send(Bytes::from(msg)).await?;
-        let echo = recv(&mut framed).await?;
-        println!(
-            "[client] sent {:?}, got back {:?}",
-            msg,
-            String::from_utf8_lossy(echo.payload())
-        );
-    }
-
-    // Frames up to 1 MiB come back byte for byte.
-    let sizes = [0usize, 1, 100, 16 * 1024, 64 * 1024, 1024 * 1024];
-    for &size in &sizes {
-        let payload: Bytes = (0..size)
-            .map(|i| (i % 251) as u8)
-            .collect::<Vec<u8>>()
-            .into();
-        framed.send(payload.clone()).await?;
-        let echo = recv(&mut framed).await?;
-        if echo.payload() != &payload {
-            return Err(Error::Io(std::io::Error::other(format!(
-                "echo of {size} bytes differs"
-            ))));
-        }
-    }
-    println!("[client] frames of {sizes:?} bytes came back unchanged");
-
-    // Corrupt one payload bit "in transit": the server drops that frame only.
-    let mut wire = Vec::new();
-    lpframe::write_frame(&mut wire, b"this frame gets corrupted")?;
-    if let Some(b) = wire.last_mut() {
-        *b ^= 0x20;
-    }
-    println!("[client] sending a frame with one flipped payload bit");
-    framed.get_mut().write_all(&wire).await?;
-    // PROTOCOL.md section 4 lets a receiver skip the frame (lpframe does) or
-    // close the connection: either is a conforming answer.
-    let sent = framed.send(Bytes::from_static(b"still connected?")).await;
-    match (sent, framed.next().await) {
-        (Ok(()), Some(Ok(Received::Frame(echo)))) => println!(
-            "[client] got back {:?}: the corrupt frame cost one frame, not the connection",
-            String::from_utf8_lossy(echo.payload())
-        ),
-        (_, None) | (Err(Error::Io(_)), _) | (_, Some(Err(Error::Io(_)))) => println!(
-            "[client] the server closed the connection after the corrupt frame \
-             (PROTOCOL.md allows a receiver to close instead of skipping)"
-        ),
-        (Err(e), _) | (_, Some(Err(e))) => return Err(e),
-        (_, Some(Ok(Received::Dropped(dropped)))) => return Err(Error::Decode(dropped)),
-    }
-    drop(framed);
-
-    // A client speaking the wrong protocol is refused at once.
-    let mut http = TcpStream::connect(addr).await?;
-    println!("[client] a second connection sends an HTTP request instead of frames");
-    http.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .await?;
-    let mut sink = Vec::new();
-    let _ = tokio::io::AsyncReadExt::read_to_end(&mut http, &mut sink).await;
-    println!("[client] the server closed that connection");
-    Ok(())
-}
-
-/// The next echo: a verified frame, or an error (a dropped frame is one
-/// too, here: the client sent nothing corrupt).
-async fn recv(framed: &mut Conn) -> Result<Frame, Error> {
-    match framed.next().await {
-        Some(Ok(Received::Frame(frame))) => Ok(frame),
-        Some(Ok(Received::Dropped(dropped))) => Err(Error::Decode(dropped)),
-        Some(Err(e)) => Err(e),
-        None => Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into())),
-    }
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("--listen") => {
-            let addr = args.get(1).map(String::as_str).unwrap_or("127.0.0.1:7878");
-            let addr = tokio::net::lookup_host(addr)
-                .await?
-                .next()
-                .ok_or("--listen: the address resolves to nothing")?;
-            let listener = bind(addr)?;
-            println!("listening on {}", listener.local_addr()?);
-            let ctrl_c = async {
-                let _ = tokio::signal::ctrl_c().await;
-            };
-            serve(
-                listener,
-                ServerOptions::default(),
-                Arc::new(ServerStats::default()),
-                ctrl_c,
-            )
-            .await?;
-        }
-        Some("--connect") => {
-            let addr: SocketAddr = args.get(1).ok_or("--connect needs ADDR")?.parse()?;
-            client_demo(addr).await?;
-        }
-        None => {
-            let server = Running::start(ServerOptions::default()).await?;
-            println!("[server] listening on {}", server.addr);
-            client_demo(server.addr).await?;
-            let stats = Arc::clone(&server.stats);
-            server.stop().await?;
-            println!(
-                "[server] shut down: {} connections, {} frames echoed, {} corrupt frames dropped, {} protocol errors",
-                stats.connections.load(Ordering::Relaxed),
-                stats.frames_echoed.load(Ordering::Relaxed),
-                stats.corrupt_frames.load(Ordering::Relaxed),
-                stats.protocol_errors.load(Ordering::Relaxed),
-            );
-        }
-        Some(other) => {
-            return Err(
-                format!("unknown argument {other:?}; use --listen ADDR or --connect ADDR").into(),
-            )
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    println!("listening on {addr}");
+    let server = tokio::spawn(async move {
+        let (socket, peer) = listener.accept().await?;
+        echo(socket, peer).await
+    });
+
+    let mut client = Framed::new(TcpStream::connect(addr).await?, FrameCodec::new());
+    client.send(Bytes::from_static(b"hello")).await?;
+    let mut corrupt = Vec::new();
+    lpframe::write_frame(&mut corrupt, b"flipped in transit")?;
+    corrupt[20] ^= 0x01; // one payload bit
+    client.get_mut().write_all(&corrupt).await?;
+    client.send(Bytes::from_static(b"world")).await?;
+    client.get_mut().shutdown().await?; // FIN: nothing more from the client
+
+    while let Some(item) = client.next().await {
+        if let Received::Frame(frame) = item? {
+            println!("client: echo {:?}", String::from_utf8_lossy(&frame));
         }
     }
+    server.await??;
     Ok(())
+}
+
+/// Echoes every frame; a corrupt one costs that frame only; a fatal error
+/// or the peer's FIN ends the connection with the replies flushed first.
+async fn echo(socket: TcpStream, peer: std::net::SocketAddr) -> Result<(), lpframe::Error> {
+    let mut framed = Framed::new(socket, FrameCodec::new());
+    let result = loop {
+        match framed.next().await {
+            Some(Ok(Received::Frame(frame))) => framed.send(frame.into()).await?,
+            Some(Ok(Received::Dropped(e))) => eprintln!("server: {peer}: dropped a frame: {e}"),
+            Some(Err(fatal)) => break Err(fatal),
+            None => break Ok(()),
+        }
+    };
+    // The orderly close: what is owed, then FIN.
+    framed.flush().await?;
+    framed.get_mut().shutdown().await?;
+    if let Err(e) = &result {
+        eprintln!("server: {peer}: closing after a fatal error: {e}");
+    }
+    result
 }

@@ -142,7 +142,7 @@ fn a_large_payload_cut_by_eof_is_truncated_and_recovery_skips_it() {
                 cut,
                 &chunks,
                 &timeouts_before_chunks(&chunks),
-                Config::new().recover(true),
+                testkit::Setup::recovering(Config::new()),
             );
             assert_eq!(events.len(), 7);
             assert_eq!(
@@ -187,7 +187,7 @@ async fn frames_held_by_the_caller_are_never_overwritten() {
         let mut framed = FramedRead::new(reader, FrameCodec::new());
         let mut held = Vec::new();
         while let Some(item) = framed.next().await {
-            held.push(item.unwrap().unwrap());
+            held.push(item.unwrap().into_frame().unwrap());
         }
         assert_eq!(held.len(), payloads.len());
         for (frame, p) in held.iter().zip(&payloads) {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use lpframe::{Config, FrameCodec};
+use lpframe::{Config, FrameCodec, Received};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
@@ -40,7 +40,7 @@ async fn read_echo(stream: &mut TcpStream) -> Option<Vec<u8>> {
         return None;
     }
     let header = lpframe::Header::parse(&head, u32::MAX).unwrap();
-    let mut payload = vec![0; header.len as usize];
+    let mut payload = vec![0; header.len() as usize];
     stream.read_exact(&mut payload).await.unwrap();
     Some(payload)
 }
@@ -208,7 +208,7 @@ async fn closing_peer() -> std::net::SocketAddr {
                 while let Some(item) = framed.next().await {
                     match item {
                         Ok(Received::Frame(f)) => {
-                            if framed.send(f).await.is_err() {
+                            if framed.send(f.into()).await.is_err() {
                                 return;
                             }
                         }

@@ -56,6 +56,7 @@ async fn many_concurrent_clients_get_their_frames_back_unchanged() {
                         .expect("echo within 30 s")
                         .expect("connection open")
                         .expect("no fatal error")
+                        .into_frame()
                         .expect("no dropped frame");
                     assert_eq!(echo.payload(), &payload(c, i), "client {c} frame {i}");
                 }

@@ -124,7 +124,7 @@ fn a_large_payload_cut_by_eof_is_truncated_never_delivered() {
         );
         // Recovery reports the partial frame as one skipped range instead,
         // and the stream goes on.
-        let recovering = Config::new().recover(true);
+        let recovering = testkit::Setup::recovering(Config::new());
         let events = via_reader(&script, recovering);
         assert_eq!(events, via_decoder(&script, recovering));
         assert_eq!(

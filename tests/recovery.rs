@@ -27,7 +27,7 @@ enum Seen {
 }
 
 fn decode_recovering(input: &[u8], chunk: usize) -> Vec<Seen> {
-    let mut dec = FrameDecoder::with_config(Config::new().recover(true));
+    let mut dec = FrameDecoder::recovering(Config::new());
     let mut buf = BytesMut::new();
     let mut out = Vec::new();
     let mut chunks = input.chunks(chunk.max(1));
@@ -235,7 +235,7 @@ fn every_path_reports_the_same_recovery() {
     // events at two chunkings, and the appended frame after the end.
     for seed in 0..60u64 {
         let case = damaged_case(seed);
-        let config = Config::new().recover(true);
+        let config = testkit::Setup::recovering(Config::new());
         let len = case.input.len();
         let whole = every_path(&case.input, &[len], &[], config);
         let sevens = sizes_of_cuts(len, &(7..len).step_by(7).collect::<Vec<_>>());
@@ -270,7 +270,7 @@ fn skip_report_names_offset_and_length() {
     lpframe::write_frame(&mut wire, b"one").unwrap();
     wire.extend_from_slice(&[0xEE; 137]);
     lpframe::write_frame(&mut wire, b"two").unwrap();
-    let mut reader = FrameReader::with_config(&wire[..], Config::new().recover(true));
+    let mut reader = FrameReader::recovering(&wire[..], Config::new());
     assert_eq!(&reader.next_frame().unwrap().unwrap()[..], b"one");
     let err = reader.next_frame().unwrap_err();
     assert!(!err.is_fatal());
@@ -321,7 +321,7 @@ fn time_scan(input: &[u8]) -> (Duration, usize) {
     let mut frames = 0;
     for _ in 0..5 {
         let start = Instant::now();
-        let mut dec = FrameDecoder::with_config(Config::new().recover(true));
+        let mut dec = FrameDecoder::recovering(Config::new());
         let mut buf = BytesMut::new();
         frames = 0;
         for chunk in input.chunks(64 * 1024) {

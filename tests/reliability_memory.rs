@@ -311,7 +311,7 @@ fn stream_tokio_and_measure(total: usize, size: usize) -> isize {
         let mut got = 0usize;
         let deadline = std::time::Duration::from_secs(120);
         while let Some(item) = tokio::time::timeout(deadline, framed.next()).await.unwrap() {
-            assert_eq!(item.unwrap().unwrap().len(), size);
+            assert_eq!(item.unwrap().into_frame().unwrap().len(), size);
             got += 1;
         }
         writer.await.unwrap();

@@ -103,6 +103,7 @@ async fn slow_and_silent_peers_are_closed_while_others_are_served() {
             .expect("echo within 5 s")
             .expect("connection open")
             .expect("no fatal error")
+            .into_frame()
             .expect("no dropped frame");
         assert_eq!(echo.payload(), &i.to_be_bytes()[..]);
         worst = worst.max(t.elapsed());
@@ -160,6 +161,7 @@ async fn graceful_shutdown_answers_every_frame_in_flight() {
             {
                 assert_eq!(
                     f.expect("no fatal error")
+                        .into_frame()
                         .expect("no dropped frame")
                         .payload(),
                     format!("client {c} frame {got}").as_bytes()

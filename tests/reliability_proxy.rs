@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use lpframe::{DecodeError, Error, FrameCodec};
+use lpframe::{DecodeError, Error, FrameCodec, Received};
 use testkit::Rng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

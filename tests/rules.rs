@@ -203,7 +203,7 @@ fn codec_rejects_oversized_payloads_without_touching_dst() {
     );
     // The limit can change at runtime, e.g. after a negotiation.
     codec.config_mut().max_write_frame_len = 4;
-    codec.encode(&b"1234"[..], &mut dst).unwrap();
+    codec.encode(Bytes::from_static(b"1234"), &mut dst).unwrap();
     assert_eq!(dst.len(), HEADER_LEN + 4);
 
     // The LengthDelimitedCodec-shaped codec refuses the same way, with the
@@ -224,7 +224,7 @@ fn codec_rejects_oversized_payloads_without_touching_dst() {
         "a refused payload grew the output buffer"
     );
     codec.config_mut().max_write_frame_len = 4;
-    codec.encode(&b"1234"[..], &mut dst).unwrap();
+    codec.encode(Bytes::from_static(b"1234"), &mut dst).unwrap();
     assert_eq!(dst.len(), HEADER_LEN + 4);
 }
 

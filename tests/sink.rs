@@ -397,7 +397,7 @@ async fn a_flush_dropped_half_way_resumes_exactly() {
         let mut rx = FramedRead::new(b, FrameCodec::new());
         let mut got = Vec::new();
         while let Some(item) = rx.next().await {
-            got.push(item.unwrap().unwrap().into_payload());
+            got.push(item.unwrap().into_frame().unwrap().into_payload());
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         got

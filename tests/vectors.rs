@@ -54,7 +54,7 @@ fn every_vector_on_every_path_whole_and_at_every_split() {
                     &v.input,
                     &chunks,
                     &timeouts_before_chunks(&chunks),
-                    v.config()
+                    v.setup()
                 ),
                 expected,
                 "vector {}, {how}",

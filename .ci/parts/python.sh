@@ -11,7 +11,8 @@ if ! command -v python3 >/dev/null 2>&1; then
   apt-get install -y -qq python3 >/dev/null
 fi
 python3 --version
-# The live tests run `cargo run -q --example echo`: build it first so their
+# The live tests run the reference server (`cargo run -q -p lpframe-testkit
+# --example reference_server`): build it first so their
 # first-line deadline does not include a compile.
-cargo build -q --example echo
+cargo build -q -p lpframe-testkit --example reference_server
 LPFRAME_REQUIRE_LIVE=1 python3 -m unittest discover -s interop/python -v

@@ -6,7 +6,7 @@ Run from the repository root::
 
 The live tests talk to the Rust reference ``echo`` example: the binary named by
 the environment variable ``LPFRAME_ECHO`` if set, otherwise
-``cargo run -q --example echo -- ...`` in the repository root.
+``cargo run -q -p lpframe-testkit --example reference_server -- ...`` in the repository root.
 """
 
 from __future__ import annotations
@@ -932,7 +932,7 @@ def echo_command(*args: str) -> Tuple[List[str], Optional[str]]:
         if os.environ.get("LPFRAME_REQUIRE_LIVE"):  # CI: a skip would hide the cross test
             raise RuntimeError("LPFRAME_REQUIRE_LIVE is set but neither LPFRAME_ECHO nor cargo is available")
         raise unittest.SkipTest("neither LPFRAME_ECHO nor cargo is available")
-    return ["cargo", "run", "-q", "--example", "echo", "--", *args], str(ROOT)
+    return ["cargo", "run", "-q", "-p", "lpframe-testkit", "--example", "reference_server", "--", *args], str(ROOT)
 
 
 class Child:
