@@ -6,7 +6,6 @@
 #![forbid(unsafe_code)]
 
 mod common;
-mod conform;
 mod decode;
 mod encode;
 mod input;
@@ -127,7 +126,7 @@ take, or waiting for a reply); 2 usage error."
 lpframe conform 127.0.0.1:7878 --stall-timeout 5 --idle-timeout 30 --pid 4242\n  \
 lpframe conform 127.0.0.1:7878 --case vector/hello foreign --seed 17\n  \
 lpframe conform 127.0.0.1:7878 --json | jq 'select(.status == \"fail\")'\n  lpframe conform --list")]
-    Conform(conform::Args),
+    Conform(lpframe_conform::Args),
 }
 
 /// How a subcommand ended, when it printed what it had to say itself.
@@ -197,7 +196,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args).map(Status::code),
         Command::Listen(args) => listen::run(args).map(Status::code),
         Command::Send(args) => send::run(args).map(Status::code),
-        Command::Conform(args) => conform::run(args).map_err(Fail::from),
+        Command::Conform(args) => lpframe_conform::run(args).map_err(Fail::from),
     };
     match result {
         Ok(code) => code,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::wire::EchoReader;
+use crate::wire::EchoReader;
 
 /// How long the tester waits for the peer to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -52,11 +52,14 @@ impl fmt::Display for Close {
 /// A check that did not hold: what the rule requires and what happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
+    /// What the rule requires (and within which time).
     pub expected: String,
+    /// What the peer did.
     pub actual: String,
 }
 
 impl Failure {
+    /// A failure from its two halves.
     pub fn new(expected: impl Into<String>, actual: impl Into<String>) -> Failure {
         Failure {
             expected: expected.into(),

@@ -1,4 +1,4 @@
-//! Echo peers for tests/conform.rs (PROTOCOL.md appendix A): a conforming
+//! Echo peers for tests/mutation.rs (PROTOCOL.md appendix A): a conforming
 //! one, and variants that each break exactly one rule ([`Defect`]).
 //!
 //! Std sockets and a thread per connection on 127.0.0.1 port 0. The LPF

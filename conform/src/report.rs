@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::cases::{Case, Outcome};
-use super::Options;
+use crate::cases::{Case, Outcome};
+use crate::Options;
 
 /// One finished case.
 #[derive(Debug, Clone)]
@@ -20,13 +20,18 @@ pub struct CaseResult {
 /// Counts for the summary.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {
+    /// Cases that passed.
     pub passed: usize,
+    /// Cases that failed (a MUST or a declared timeout broken).
     pub failed: usize,
+    /// Cases that passed their MUSTs but not a SHOULD.
     pub warnings: usize,
+    /// Cases that could not run with the settings given.
     pub skipped: usize,
 }
 
 impl Counts {
+    /// Every case counted.
     pub fn total(&self) -> usize {
         self.passed + self.failed + self.warnings + self.skipped
     }

@@ -1,9 +1,34 @@
-//! `lpframe conform ADDR`: a conformance tester for a running LPF peer, in
-//! the manner of h2spec or the Autobahn testsuite. The peer runs the echo
-//! service of PROTOCOL.md appendix A; each case opens its own connection,
-//! sends bytes, and checks the echoes, the close and its timing.
+//! The LPF conformance tester: checks a running LPF peer, in the manner of
+//! h2spec or the Autobahn testsuite. The peer runs the echo service of
+//! PROTOCOL.md appendix A; each case opens its own connection, sends bytes,
+//! and checks the echoes, the close and its timing.
 //!
-//! Only [`wire`] uses the lpframe library; the rest works on bytes.
+//! `lpframe conform ADDR` is a thin subcommand over [`run`] (and [`Args`]);
+//! programs and tests drive [`check`] with [`Options`] and a writer.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! let o = lpframe_conform::Options {
+//!     addr: "127.0.0.1:7878".parse().unwrap(),
+//!     max: 8 << 20,
+//!     stall: Some(Duration::from_secs(5)),
+//!     idle: None,
+//!     pid: None,
+//!     seed: 7,
+//! };
+//! let cases = lpframe_conform::cases().unwrap();
+//! let counts = lpframe_conform::check(&cases, &o, 4, false, std::io::stdout()).unwrap();
+//! assert_eq!(counts.failed, 0);
+//! ```
+//!
+//! The modules: `cases` (what each case sends and expects), `conn` (one
+//! connection: a writer thread plays a script while the caller reads under
+//! deadlines), `wire` (the only user of the lpframe library: frames built
+//! and echoes decoded), `vectors` (tests/vectors/lpf-v1.txt turned into
+//! what an echo must do), `report` (text and JSON), `rng`, `rss`.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod cases;
 mod conn;
@@ -22,9 +47,21 @@ use std::sync::{Condvar, Mutex, PoisonError, RwLock};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cases::{Case, Outcome};
-use conn::{Conn, Failure};
+pub use cases::{Case, Outcome};
+pub use conn::Failure;
+pub use report::Counts;
+
+use conn::Conn;
 use report::{CaseResult, Report};
+
+/// Every case, in report order (the order of `--list`).
+///
+/// # Errors
+/// The embedded vector file does not parse (the crate's unit tests catch
+/// that before a release).
+pub fn cases() -> Result<Vec<Case>, String> {
+    cases::all()
+}
 
 /// Arguments of `lpframe conform`.
 #[derive(clap::Args, Debug)]
@@ -72,16 +109,23 @@ pub struct Args {
 /// What the cases know about the peer.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The peer's address.
     pub addr: SocketAddr,
+    /// The peer's max_frame_len, in bytes.
     pub max: u32,
+    /// The peer's stall timeout, if declared (else timeout/stall is skipped).
     pub stall: Option<Duration>,
+    /// The peer's idle timeout, if declared (else timeout/idle is skipped).
     pub idle: Option<Duration>,
+    /// The peer's process id, for memory/declared (Linux `/proc`).
     pub pid: Option<u32>,
+    /// Seed of the random splits and payloads.
     pub seed: u64,
 }
 
 #[cfg(test)]
 impl Options {
+    /// A peer that is not there, with the default limit.
     pub fn for_tests() -> Options {
         Options {
             addr: SocketAddr::from(([127, 0, 0, 1], 9)),
@@ -101,15 +145,26 @@ fn seconds(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// Runs `lpframe conform`.
+/// Runs `lpframe conform` with the report on standard output. A closed
+/// standard output (`| head`) ends the process at once, quietly, with
+/// status 0 (another output error: one line on standard error, status 1),
+/// rather than after the slowest case.
+///
+/// # Errors
+/// The peer cannot be reached: a one-line message (exit status 1).
+pub fn run(args: Args) -> Result<ExitCode, String> {
+    run_with(args, ExitOnError(io::stdout()))
+}
+
+/// Runs `lpframe conform` with the report written to `out`; usage errors
+/// go to standard error (status 2).
 ///
 /// # Errors
 /// The peer cannot be reached, or the report cannot be written: a one-line
 /// message (exit status 1).
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run_with<W: Write>(args: Args, mut out: W) -> Result<ExitCode, String> {
     let all = cases::all()?;
     if args.list {
-        let mut out = io::stdout().lock();
         for c in &all {
             if let Err(e) = writeln!(out, "{}  §{}  {}", c.id, c.section, c.title) {
                 return quiet_if_closed(e);
@@ -149,34 +204,80 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         pid: args.pid,
         seed: args.seed.unwrap_or_else(clock_seed),
     };
-    let start = Instant::now();
-    let mut report = Report::new(io::stdout().lock(), args.json, &selected);
-    if let Err(e) = report.header(&o, &name, selected.len()) {
-        return quiet_if_closed(e);
+    match report(&selected, &o, &name, usize::from(args.jobs), args.json, out) {
+        Ok(counts) if counts.failed == 0 => Ok(ExitCode::SUCCESS),
+        Ok(_) => Ok(ExitCode::from(1)),
+        Err(e) => quiet_if_closed(e),
     }
-    execute(&selected, &o, usize::from(args.jobs), |case, result| {
-        if let Err(e) = report.case(case, result) {
-            // The reader has gone (`| head`) or the output failed: nothing
-            // more can be reported, so stop now rather than after the
-            // slowest case (the peer sees the connections close).
-            let code = match quiet_if_closed(e) {
-                Ok(_) => 0,
-                Err(msg) => {
-                    eprintln!("lpframe: {msg}");
+}
+
+/// Standard output that ends the process on a write error (see [`run`]).
+struct ExitOnError(io::Stdout);
+
+impl ExitOnError {
+    fn or_exit<T>(r: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &r {
+            let code = match e.kind() {
+                io::ErrorKind::BrokenPipe => 0,
+                _ => {
+                    eprintln!("lpframe: writing the report: {e}");
                     1
                 }
             };
             std::process::exit(code);
         }
-    });
-    if let Err(e) = report.summary(&o, &name, start.elapsed()) {
-        return quiet_if_closed(e);
+        r
     }
-    Ok(if report.counts.failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+}
+
+impl Write for ExitOnError {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Self::or_exit(self.0.write(buf))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Self::or_exit(self.0.flush())
+    }
+}
+
+/// Runs `cases` against the peer of `o`, `jobs` at a time, and writes the
+/// report (text, or JSON lines with `json`) to `out` as cases finish.
+/// Returns the counts of the summary.
+///
+/// # Errors
+/// Writing to `out` failed: the first error, once the cases still running
+/// have finished (nothing more is written after it).
+pub fn check<W: Write>(
+    cases: &[Case],
+    o: &Options,
+    jobs: usize,
+    json: bool,
+    out: W,
+) -> io::Result<Counts> {
+    report(cases, o, &o.addr.to_string(), jobs, json, out)
+}
+
+fn report<W: Write>(
+    cases: &[Case],
+    o: &Options,
+    name: &str,
+    jobs: usize,
+    json: bool,
+    out: W,
+) -> io::Result<Counts> {
+    let start = Instant::now();
+    let mut report = Report::new(out, json, cases);
+    report.header(o, name, cases.len())?;
+    let mut failed: Option<io::Error> = None;
+    execute(cases, o, jobs, |case, result| {
+        if failed.is_none() {
+            failed = report.case(case, result).err();
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    report.summary(o, name, start.elapsed())?;
+    Ok(report.counts)
 }
 
 /// A closed standard output (`| head`) ends the program quietly, like the

@@ -3,11 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::conn::{Close, Conn, Failure, Step};
-use super::rng::Rng;
-use super::vectors::{self, Ending, Plan, Vector};
-use super::wire::{frame_bytes, header_bytes};
-use super::{rss, Options};
+use crate::conn::{Close, Conn, Failure, Step};
+use crate::rng::Rng;
+use crate::vectors::{self, Ending, Plan, Vector};
+use crate::wire::{frame_bytes, header_bytes};
+use crate::{rss, Options};
 
 /// A close the peer owes (after a fatal error, after the tester's end of
 /// stream, after a foreign protocol) must come within this (appendix A.3).
@@ -45,13 +45,18 @@ pub const MEMORY_PER_BYTE: u64 = 8;
 /// How a case ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
+    /// Every check held; perhaps a note (sizes, times).
     Pass(Option<String>),
+    /// A MUST (or a declared timeout) was broken.
     Fail(Failure),
     /// A SHOULD was not met: the rule, and what happened.
     Warn {
+        /// The rule, quoted from PROTOCOL.md.
         rule: String,
+        /// What the peer did.
         actual: String,
     },
+    /// The case cannot run with these settings: why.
     Skip(String),
 }
 
@@ -91,10 +96,13 @@ pub enum Kind {
 /// One case: its id, the PROTOCOL.md rules it checks, what it does.
 #[derive(Debug, Clone)]
 pub struct Case {
+    /// Its id, e.g. `vector/hello/whole` (what `--case` matches).
     pub id: String,
+    /// The PROTOCOL.md sections it checks, e.g. `4 check 3`.
     pub section: String,
+    /// What it does, in a line.
     pub title: String,
-    pub kind: Kind,
+    pub(crate) kind: Kind,
 }
 
 impl Case {
@@ -118,6 +126,7 @@ impl Case {
         matches!(self.kind, Kind::Trickle | Kind::Stall | Kind::Idle)
     }
 
+    /// Runs the case against the peer of `o` (its own connections).
     pub fn run(&self, o: &Options) -> Outcome {
         let mut rng = Rng::for_case(o.seed, &self.id);
         let result = match &self.kind {
