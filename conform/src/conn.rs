@@ -251,6 +251,11 @@ impl Conn {
         }
     }
 
+    /// How the peer closed the connection, once the tester has read it.
+    pub fn closed(&self) -> Option<Close> {
+        self.closed
+    }
+
     /// Checks that for `time` the peer neither echoes nor closes.
     ///
     /// # Errors

@@ -216,7 +216,13 @@ fn expectations(defect: Defect) -> (Vec<String>, Vec<String>) {
         ]),
         Defect::NoStall => specs(&["fail timeout/stall"]),
         Defect::NoIdle => specs(&["fail timeout/idle"]),
-        Defect::TrickleTimeout => specs(&["fail timeout/trickle"]),
+        // It closes a frame after 50 ms of silence: the trickle, the
+        // header followed by silence (closed early), and every unfinished
+        // frame the tester holds open before its end of stream.
+        Defect::TrickleTimeout => with(
+            all_cuts_but_whole("fail", VECTORS_TRUNCATED),
+            &["fail timeout/trickle", "fail timeout/stall"],
+        ),
         Defect::RefusesMax => specs(&["fail payload/max"]),
         Defect::AcceptsOverMax => specs(&["fail limit/over-max"]),
         // Without --pid; see a_peer_that_touches_memory_for_the_declared_length.
@@ -255,6 +261,16 @@ fn expectations(defect: Defect) -> (Vec<String>, Vec<String>) {
                 "fail timeout/trickle",
             ],
         ),
+        Defect::LengthBeforeCrc => specs(&["fail fatal/header-crc-long-length"]),
+        Defect::MagicFirstByte => specs(&[
+            "fail vector/single_zero_byte/bytes",
+            "fail vector/single_zero_byte/split",
+        ]),
+        // Its frames may last half the stall timeout: the trickle's last
+        // longer.
+        Defect::EarlyStall => specs(&["fail timeout/stall", "fail timeout/trickle"]),
+        Defect::EarlyIdle => specs(&["fail timeout/idle"]),
+        Defect::StallNotRearmed => specs(&["fail timeout/trickle"]),
         // Run with --jobs 1 (see check): one case at a time.
         Defect::Sequential => specs(&["fail connections/concurrent"]),
         Defect::NoCloseOnFatal => {
@@ -271,6 +287,7 @@ fn expectations(defect: Defect) -> (Vec<String>, Vec<String>) {
                     "fail fatal/frame-after-error",
                     "fail close/orderly",
                     "fail limit/over-max",
+                    "fail fatal/header-crc-long-length",
                 ],
             )
         }
@@ -285,6 +302,7 @@ fn expectations(defect: Defect) -> (Vec<String>, Vec<String>) {
             "fail vector/empty_payload_nonzero_crc/split",
             "fail vector/valid_then_bad_magic/bytes",
             "fail vector/valid_then_bad_magic/split",
+            "fail vector/payload_checksum_last_frame/split",
         ]),
         Defect::Withholds => specs(&["fail vector/payload_checksum_last_frame/split"]),
         _ => vec![],
@@ -415,6 +433,28 @@ const VECTORS_FATAL: &[&str] = &[
     "bad_second_magic_byte",
 ];
 
+/// Vectors whose input ends inside a frame that failed no check: the peer
+/// must keep the connection open until the tester's end of stream.
+const VECTORS_TRUNCATED: &[&str] = &[
+    "header_15_bytes",
+    "magic_byte_then_eof",
+    "magic_then_eof",
+    "single_zero_byte",
+    "truncated_after_valid_frame",
+    "truncated_header",
+    "truncated_payload",
+    "truncated_payload_none",
+];
+
+/// The `bytes` and `split` cuts of `names` (in `whole`, the tester's end
+/// of stream comes with the input).
+fn all_cuts_but_whole(status: &str, names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .flat_map(|n| ["bytes", "split"].map(|cut| format!("{status} vector/{n}/{cut}")))
+        .collect()
+}
+
 fn all_cuts(status: &str, names: &[&str]) -> Vec<String> {
     names
         .iter()
@@ -484,6 +524,20 @@ const MUTANTS: &[(Defect, &str)] = &[
     (
         Defect::Sequential,
         "a_peer_that_serves_one_connection_at_a_time",
+    ),
+    (
+        Defect::LengthBeforeCrc,
+        "a_peer_that_waits_for_the_declared_length_before_the_header_crc",
+    ),
+    (
+        Defect::MagicFirstByte,
+        "a_peer_that_reports_bad_magic_after_one_byte",
+    ),
+    (Defect::EarlyStall, "a_peer_whose_stall_timeout_fires_early"),
+    (Defect::EarlyIdle, "a_peer_whose_idle_timeout_fires_early"),
+    (
+        Defect::StallNotRearmed,
+        "a_peer_whose_stall_deadline_is_not_rearmed_per_frame",
     ),
 ];
 
@@ -585,7 +639,7 @@ fn every_case_is_failed_by_some_broken_peer() {
         .into_iter()
         .map(|c| c.id)
         .collect();
-    assert_eq!(ids.len(), 131);
+    assert_eq!(ids.len(), 132);
     let mut covered = std::collections::BTreeSet::new();
     for defect in Defect::ALL {
         assert_ne!(defect, Defect::None);
@@ -840,6 +894,7 @@ fn a_conforming_peer_at_the_extreme_limits() {
                 "skipped vector/empty_payload_nonzero_crc/*",
                 "skipped pipeline/10000",
                 "skipped memory/declared",
+                "skipped fatal/header-crc-long-length",
             ][..],
         ),
         (
