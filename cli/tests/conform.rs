@@ -61,6 +61,14 @@ fn usage_errors_exit_2() {
     for args in [
         &["conform"][..],
         &["conform", "127.0.0.1:1", "--case", "no/such/case"],
+        // A typo beside a good id is refused too, not ignored.
+        &["conform", "127.0.0.1:1", "--case", "vector/hello,no/such"],
+        // An address without a port is a usage error, before any lookup.
+        &["conform", "127.0.0.1"],
+        &["conform", "localhost"],
+        &["conform", "[::1]"],
+        // One address only: a second positional is refused.
+        &["conform", "127.0.0.1:1", "--case", "vector/hello", "typo"],
         &["conform", "127.0.0.1:1", "--stall-timeout", "-1"],
         &["conform", "127.0.0.1:1", "--idle-timeout", "soon"],
         &["conform", "127.0.0.1:1", "--jobs", "0"],
@@ -73,10 +81,38 @@ fn usage_errors_exit_2() {
         assert!(out.stdout.is_empty(), "{args:?}");
         assert!(!err.is_empty(), "{args:?}");
     }
-    let out = lpframe(&["conform", "127.0.0.1:1", "--case", "no/such"]);
+    let out = lpframe(&["conform", "127.0.0.1:1", "--case", "vector/hello,no/such"]);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--case no/such: no case id starts with it")
+        String::from_utf8_lossy(&out.stderr).contains("--case no/such: no case id starts with it"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The usage line's order works as well as any other: `--case ID ADDR`.
+#[test]
+fn argument_order_is_free() {
+    let free = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = free.local_addr().expect("address").to_string();
+    drop(free);
+    for args in [
+        &["conform", "--case", "vector/hello/whole", &addr][..],
+        &["conform", &addr, "--case", "vector/hello/whole"],
+        &[
+            "conform",
+            "--json",
+            "--case=vector/hello/whole",
+            &addr,
+            "--seed",
+            "1",
+        ],
+    ] {
+        let out = lpframe(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        // Parsed: the run gets as far as connecting to the (closed) port.
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("cannot connect to"), "{args:?}: {err}");
+    }
 }
 
 #[test]
@@ -84,7 +120,7 @@ fn list_names_every_case_with_its_section() {
     let out = lpframe(&["conform", "--list"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).expect("utf-8");
-    assert_eq!(text.lines().count(), 39 * 3 + 14);
+    assert_eq!(text.lines().count(), 39 * 3 + 15);
     assert!(text
         .lines()
         .any(|l| l.starts_with("vector/hello/bytes  §10, 2  test vector hello")));

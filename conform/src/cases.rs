@@ -288,7 +288,7 @@ pub fn all() -> Result<Vec<Case>, String> {
 }
 
 fn open(o: &Options) -> Result<Conn, Failure> {
-    Conn::open(o.addr).map_err(|e| Failure::new("a connection to the peer", e))
+    Conn::open(o.addr, o.max).map_err(|e| Failure::new("a connection to the peer", e))
 }
 
 /// How long an echo of `bytes` may take once they are sent.

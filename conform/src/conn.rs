@@ -101,11 +101,12 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Connects (Nagle off, so that every step leaves at once).
+    /// Connects (Nagle off, so that every step leaves at once); the
+    /// peer's replies are read under its own limit `max`.
     ///
     /// # Errors
     /// The connection failed, as a one-line message naming `addr`.
-    pub fn open(addr: SocketAddr) -> Result<Conn, String> {
+    pub fn open(addr: SocketAddr, max: u32) -> Result<Conn, String> {
         let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
             .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
         let setup = |s: &TcpStream| {
@@ -115,7 +116,7 @@ impl Conn {
         setup(&stream).map_err(|e| format!("{addr}: {e}"))?;
         Ok(Conn {
             stream,
-            replies: EchoReader::new(),
+            replies: EchoReader::new(max),
             writer: None,
             stop: Arc::new(AtomicBool::new(false)),
             closed: None,

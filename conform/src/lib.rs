@@ -66,8 +66,8 @@ pub fn cases() -> Result<Vec<Case>, String> {
 /// Arguments of `lpframe conform`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Address of the echo peer under test, e.g. 127.0.0.1:7878.
-    #[arg(required_unless_present = "list")]
+    /// Address of the echo peer under test, HOST:PORT, e.g. 127.0.0.1:7878.
+    #[arg(required_unless_present = "list", value_parser = host_port)]
     addr: Option<String>,
     /// The peer's max_frame_len, in bytes.
     #[arg(long, value_name = "N", default_value_t = 8_388_608)]
@@ -87,8 +87,10 @@ pub struct Args {
     /// One JSON object per case, then a summary object.
     #[arg(long)]
     json: bool,
-    /// Run only the cases whose id starts with one of these.
-    #[arg(long = "case", value_name = "ID", num_args = 1..)]
+    /// Run only the cases whose id starts with one of these (repeat it, or
+    /// separate ids with commas: --case vector/hello,foreign). An id that
+    /// starts no case is a usage error.
+    #[arg(long = "case", value_name = "ID", value_delimiter = ',')]
     cases: Vec<String>,
     /// Seed for the random splits and payloads (default: from the clock;
     /// the report prints it so that a run can be repeated).
@@ -138,6 +140,22 @@ impl Options {
     }
 }
 
+/// HOST:PORT (a name or an IP address, and a port): checked before any
+/// lookup, so that a missing port is a usage error.
+fn host_port(s: &str) -> Result<String, String> {
+    if s.parse::<SocketAddr>().is_ok() {
+        return Ok(s.into());
+    }
+    match s.rsplit_once(':') {
+        Some((host, port))
+            if !host.is_empty() && !host.contains(':') && port.parse::<u16>().is_ok() =>
+        {
+            Ok(s.into())
+        }
+        _ => Err("expected HOST:PORT, e.g. 127.0.0.1:7878 (no port given)".into()),
+    }
+}
+
 fn seconds(s: &str) -> Result<Duration, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(Duration::from_secs_f64(v)),
@@ -176,10 +194,16 @@ pub fn run_with<W: Write>(args: Args, mut out: W) -> Result<ExitCode, String> {
         .into_iter()
         .filter(|c| args.cases.is_empty() || args.cases.iter().any(|p| c.id.starts_with(p)))
         .collect();
-    if selected.is_empty() {
+    let unknown: Vec<&str> = args
+        .cases
+        .iter()
+        .filter(|p| !selected.iter().any(|c| c.id.starts_with(p.as_str())))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() || selected.is_empty() {
         return Ok(usage(&format!(
             "--case {}: no case id starts with it (lpframe conform --list shows them)",
-            args.cases.join(" ")
+            unknown.join(",")
         )));
     }
     if let Some(pid) = args.pid {
@@ -195,7 +219,7 @@ pub fn run_with<W: Write>(args: Args, mut out: W) -> Result<ExitCode, String> {
         .ok_or_else(|| format!("cannot resolve {name}: no address"))?;
     // The peer must be reachable at all: else one line, not a failed case
     // per case.
-    drop(Conn::open(addr)?);
+    drop(Conn::open(addr, args.max)?);
     let o = Options {
         addr,
         max: args.max,

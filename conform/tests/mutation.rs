@@ -55,7 +55,7 @@ impl Run {
     fn non_passing(&self) -> BTreeMap<String, String> {
         self.statuses
             .iter()
-            .filter(|(_, s)| *s != "pass")
+            .filter(|(_, s)| *s != "PASS")
             .map(|(id, s)| (id.clone(), s.clone()))
             .collect()
     }
@@ -107,6 +107,7 @@ fn conform(addr: &str, args: &[&str]) -> Run {
                 assert!(statuses.insert(id, s).is_none(), "a case reported twice");
             }
             Some("summary") => summary = v,
+            Some("header") => assert!(statuses.is_empty(), "the header comes first"),
             other => panic!("unexpected object type {other:?}"),
         }
     }
@@ -146,9 +147,9 @@ fn expand(specs: &[&str]) -> BTreeMap<String, String> {
 /// What a conforming peer with these settings does not pass: vectors that
 /// assume another limit, and the memory case without --pid.
 const SETTINGS_SKIPS: &[&str] = &[
-    "skipped vector/frame_too_large_limit/*",
-    "skipped vector/max_zero_rejects_one_byte/*",
-    "skipped memory/declared",
+    "SKIP vector/frame_too_large_limit/*",
+    "SKIP vector/max_zero_rejects_one_byte/*",
+    "SKIP memory/declared",
 ];
 
 const TIMEOUT_ARGS: [&str; 8] = [
@@ -172,139 +173,136 @@ fn expectations(defect: Defect) -> (Vec<String>, Vec<String>) {
     let expected = match defect {
         Defect::None => vec![],
         Defect::AfterFatal => specs(&[
-            "fail vector/fatal_then_valid_frame/*",
-            "fail fatal/frame-after-error",
+            "FAIL vector/fatal_then_valid_frame/*",
+            "FAIL fatal/frame-after-error",
         ]),
         Defect::LateMagic => specs(&[
-            "warning foreign/http",
-            "warning vector/short_bad_magic/*",
-            "warning vector/short_bad_version/*",
+            "WARN foreign/http",
+            "WARN vector/short_bad_magic/*",
+            "WARN vector/short_bad_version/*",
         ]),
         Defect::ResetOnClose => specs(&[
-            "warning close/orderly",
-            "warning foreign/http",
-            "warning foreign/tls",
+            "WARN close/orderly",
+            "WARN foreign/http",
+            "WARN foreign/tls",
         ]),
-        Defect::NoDrain => specs(&["warning foreign/http", "warning foreign/tls"]),
+        Defect::NoDrain => specs(&["WARN foreign/http", "WARN foreign/tls"]),
         // When the corrupt frame is the last and the tester's end of stream
         // comes with it (`whole`), a close on the corrupt frame looks like
         // the close after the end of stream: only the other cuts tell.
         Defect::CloseOnCorrupt => specs(&[
-            "fail vector/payload_checksum_then_valid/*",
-            "fail vector/payload_checksum_last_frame/bytes",
-            "fail vector/payload_checksum_last_frame/split",
-            "fail vector/empty_payload_nonzero_crc/*",
-            "fail skip/corrupt-payload",
+            "FAIL vector/payload_checksum_then_valid/*",
+            "FAIL vector/payload_checksum_last_frame/bytes",
+            "FAIL vector/payload_checksum_last_frame/split",
+            "FAIL vector/empty_payload_nonzero_crc/*",
+            "FAIL skip/corrupt-payload",
         ]),
         Defect::EchoCorrupt => specs(&[
-            "fail vector/payload_checksum_then_valid/*",
-            "fail vector/payload_checksum_last_frame/*",
-            "fail vector/empty_payload_nonzero_crc/*",
-            "fail skip/corrupt-payload",
+            "FAIL vector/payload_checksum_then_valid/*",
+            "FAIL vector/payload_checksum_last_frame/*",
+            "FAIL vector/empty_payload_nonzero_crc/*",
+            "FAIL skip/corrupt-payload",
         ]),
         Defect::ShortAtEof => specs(&[
-            "fail vector/truncated_payload/*",
-            "fail vector/truncated_payload_none/*",
+            "FAIL vector/truncated_payload/*",
+            "FAIL vector/truncated_payload_none/*",
         ]),
         Defect::OnePerRead => specs(&[
-            "fail vector/multi_frame_stream/whole",
-            "fail vector/payload_checksum_then_valid/whole",
-            "fail vector/empty_payload_nonzero_crc/whole",
-            "fail vector/valid_then_bad_magic/whole",
-            "fail pipeline/10000",
-            "fail close/orderly",
+            "FAIL vector/multi_frame_stream/whole",
+            "FAIL vector/payload_checksum_then_valid/whole",
+            "FAIL vector/empty_payload_nonzero_crc/whole",
+            "FAIL vector/valid_then_bad_magic/whole",
+            "FAIL pipeline/10000",
+            "FAIL close/orderly",
         ]),
-        Defect::NoStall => specs(&["fail timeout/stall"]),
-        Defect::NoIdle => specs(&["fail timeout/idle"]),
+        Defect::NoStall => specs(&["FAIL timeout/stall"]),
+        Defect::NoIdle => specs(&["FAIL timeout/idle"]),
         // It closes a frame after 50 ms of silence: the trickle, the
         // header followed by silence (closed early), and every unfinished
         // frame the tester holds open before its end of stream.
         Defect::TrickleTimeout => with(
-            all_cuts_but_whole("fail", VECTORS_TRUNCATED),
-            &["fail timeout/trickle", "fail timeout/stall"],
+            all_cuts_but_whole("FAIL", VECTORS_TRUNCATED),
+            &["FAIL timeout/trickle", "FAIL timeout/stall"],
         ),
-        Defect::RefusesMax => specs(&["fail payload/max"]),
-        Defect::AcceptsOverMax => specs(&["fail limit/over-max"]),
+        Defect::RefusesMax => specs(&["FAIL payload/max"]),
+        Defect::AcceptsOverMax => specs(&["FAIL limit/over-max"]),
         // Without --pid; see a_peer_that_touches_memory_for_the_declared_length.
         Defect::TouchesDeclared => vec![],
         Defect::Withholds => specs(&[
-            "fail skip/corrupt-payload",
-            "fail vector/payload_checksum_last_frame/whole",
+            "FAIL skip/corrupt-payload",
+            "FAIL vector/payload_checksum_last_frame/whole",
         ]),
         Defect::EmptyDropped => specs(&[
-            "fail vector/empty_payload/*",
-            "fail vector/multi_frame_stream/*",
-            "fail vector/max_zero_empty_frame/*",
-            "fail payload/sizes",
+            "FAIL vector/empty_payload/*",
+            "FAIL vector/multi_frame_stream/*",
+            "FAIL vector/max_zero_empty_frame/*",
+            "FAIL payload/sizes",
         ]),
         Defect::Mute => with(
-            all_cuts("fail", VECTORS_WITH_ECHOES),
+            all_cuts("FAIL", VECTORS_WITH_ECHOES),
             &[
-                "fail payload/sizes",
-                "fail payload/max",
-                "fail pipeline/10000",
-                "fail skip/corrupt-payload",
-                "fail fatal/frame-after-error",
-                "fail connections/concurrent",
-                "fail close/orderly",
-                "fail timeout/trickle",
+                "FAIL payload/sizes",
+                "FAIL payload/max",
+                "FAIL pipeline/10000",
+                "FAIL skip/corrupt-payload",
+                "FAIL fatal/frame-after-error",
+                "FAIL connections/concurrent",
+                "FAIL close/orderly",
+                "FAIL timeout/trickle",
             ],
         ),
         Defect::IgnoresEof => with(
-            all_cuts("fail", VECTORS_ENDED_BY_EOF),
+            all_cuts("FAIL", VECTORS_ENDED_BY_EOF),
             &[
-                "fail payload/sizes",
-                "fail payload/max",
-                "fail pipeline/10000",
-                "fail skip/corrupt-payload",
-                "fail connections/concurrent",
-                "fail timeout/trickle",
+                "FAIL payload/sizes",
+                "FAIL payload/max",
+                "FAIL pipeline/10000",
+                "FAIL skip/corrupt-payload",
+                "FAIL connections/concurrent",
+                "FAIL timeout/trickle",
             ],
         ),
-        Defect::LengthBeforeCrc => specs(&["fail fatal/header-crc-long-length"]),
+        Defect::LengthBeforeCrc => specs(&["FAIL fatal/header-crc-long-length"]),
         Defect::MagicFirstByte => specs(&[
-            "fail vector/single_zero_byte/bytes",
-            "fail vector/single_zero_byte/split",
+            "FAIL vector/single_zero_byte/bytes",
+            "FAIL vector/single_zero_byte/split",
         ]),
         // Its frames may last half the stall timeout: the trickle's last
         // longer.
-        Defect::EarlyStall => specs(&["fail timeout/stall", "fail timeout/trickle"]),
-        Defect::EarlyIdle => specs(&["fail timeout/idle"]),
-        Defect::StallNotRearmed => specs(&["fail timeout/trickle"]),
+        Defect::EarlyStall => specs(&["FAIL timeout/stall", "FAIL timeout/trickle"]),
+        Defect::EarlyIdle => specs(&["FAIL timeout/idle"]),
+        Defect::StallNotRearmed => specs(&["FAIL timeout/trickle"]),
         // Run with --jobs 1 (see check): one case at a time.
-        Defect::Sequential => specs(&["fail connections/concurrent"]),
+        Defect::Sequential => specs(&["FAIL connections/concurrent"]),
         Defect::NoCloseOnFatal => {
-            let mut e = all_cuts("fail", VECTORS_FATAL);
-            e.extend(all_cuts(
-                "warning",
-                &["short_bad_magic", "short_bad_version"],
-            ));
+            let mut e = all_cuts("FAIL", VECTORS_FATAL);
+            e.extend(all_cuts("WARN", &["short_bad_magic", "short_bad_version"]));
             with(
                 e,
                 &[
-                    "warning foreign/http",
-                    "fail foreign/tls",
-                    "fail fatal/frame-after-error",
-                    "fail close/orderly",
-                    "fail limit/over-max",
-                    "fail fatal/header-crc-long-length",
+                    "WARN foreign/http",
+                    "FAIL foreign/tls",
+                    "FAIL fatal/frame-after-error",
+                    "FAIL close/orderly",
+                    "FAIL limit/over-max",
+                    "FAIL fatal/header-crc-long-length",
                 ],
             )
         }
     };
     let racy = match defect {
         Defect::OnePerRead => specs(&[
-            "fail vector/multi_frame_stream/bytes",
-            "fail vector/multi_frame_stream/split",
-            "fail vector/payload_checksum_then_valid/bytes",
-            "fail vector/payload_checksum_then_valid/split",
-            "fail vector/empty_payload_nonzero_crc/bytes",
-            "fail vector/empty_payload_nonzero_crc/split",
-            "fail vector/valid_then_bad_magic/bytes",
-            "fail vector/valid_then_bad_magic/split",
-            "fail vector/payload_checksum_last_frame/split",
+            "FAIL vector/multi_frame_stream/bytes",
+            "FAIL vector/multi_frame_stream/split",
+            "FAIL vector/payload_checksum_then_valid/bytes",
+            "FAIL vector/payload_checksum_then_valid/split",
+            "FAIL vector/empty_payload_nonzero_crc/bytes",
+            "FAIL vector/empty_payload_nonzero_crc/split",
+            "FAIL vector/valid_then_bad_magic/bytes",
+            "FAIL vector/valid_then_bad_magic/split",
+            "FAIL vector/payload_checksum_last_frame/split",
         ]),
-        Defect::Withholds => specs(&["fail vector/payload_checksum_last_frame/split"]),
+        Defect::Withholds => specs(&["FAIL vector/payload_checksum_last_frame/split"]),
         _ => vec![],
     };
     (expected, racy)
@@ -361,14 +359,14 @@ fn assert_same(
 fn assert_exit_status(run: &Run) {
     let count = |s: &str| run.statuses.values().filter(|v| *v == s).count() as u64;
     for (key, status) in [
-        ("passed", "pass"),
-        ("failed", "fail"),
-        ("warnings", "warning"),
-        ("skipped", "skipped"),
+        ("passed", "PASS"),
+        ("failed", "FAIL"),
+        ("warnings", "WARN"),
+        ("skipped", "SKIP"),
     ] {
         assert_eq!(run.summary[key].as_u64(), Some(count(status)), "{key}");
     }
-    let code = if count("fail") > 0 { 1 } else { 0 };
+    let code = if count("FAIL") > 0 { 1 } else { 0 };
     assert_eq!(run.status, ExitCode::from(code), "{}", run.stdout);
 }
 
@@ -591,16 +589,16 @@ const SMALL_LIMIT_CASES: [&str; 4] = [
 fn small_limit_expectations(max: u32, defect: Defect) -> Vec<&'static str> {
     let mut e = match max {
         4 => vec![
-            "skipped vector/max_zero_rejects_one_byte/*",
-            "skipped vector/max_len_exact/*",
+            "SKIP vector/max_zero_rejects_one_byte/*",
+            "SKIP vector/max_len_exact/*",
         ],
-        _ => vec!["skipped vector/max_len_exact/*"],
+        _ => vec!["SKIP vector/max_len_exact/*"],
     };
     if defect == Defect::AcceptsOverMax {
-        e.push("fail limit/over-max");
+        e.push("FAIL limit/over-max");
         e.push(match max {
-            4 => "fail vector/frame_too_large_limit/*",
-            _ => "fail vector/max_zero_rejects_one_byte/*",
+            4 => "FAIL vector/frame_too_large_limit/*",
+            _ => "FAIL vector/max_zero_rejects_one_byte/*",
         });
     }
     e
@@ -616,8 +614,8 @@ fn the_vectors_of_a_small_limit() {
                 ..settings(defect)
             });
             let max_arg = max.to_string();
-            let mut args = vec!["--max", max_arg.as_str(), "--case"];
-            args.extend(SMALL_LIMIT_CASES);
+            let cases = SMALL_LIMIT_CASES.join(",");
+            let args = vec!["--max", max_arg.as_str(), "--case", cases.as_str()];
             let run = conform(&peer.addr.to_string(), &args);
             let want = expand(&small_limit_expectations(max, defect));
             assert_same(
@@ -650,7 +648,7 @@ fn every_case_is_failed_by_some_broken_peer() {
         covered.extend(
             expand(&small_limit_expectations(max, Defect::AcceptsOverMax))
                 .into_iter()
-                .filter(|(_, s)| s != "skipped")
+                .filter(|(_, s)| s != "SKIP")
                 .map(|(id, _)| id),
         );
     }
@@ -659,7 +657,7 @@ fn every_case_is_failed_by_some_broken_peer() {
     assert_eq!(covered.len(), ids.len(), "an expectation names no case");
 }
 
-const MEMORY_FAILURE: &str = "fail memory/declared";
+const MEMORY_FAILURE: &str = "FAIL memory/declared";
 
 /// Only memory/declared, with this process's pid (the peer lives here),
 /// alone: no other test's peer allocates meanwhile.
@@ -781,9 +779,9 @@ fn echo_example() -> PathBuf {
 fn the_lpframe_echo_example() {
     let run = echo_example_run(&[]);
     let want = expand(&[
-        "skipped vector/frame_too_large_limit/*",
-        "skipped vector/max_zero_rejects_one_byte/*",
-        "skipped timeout/idle",
+        "SKIP vector/frame_too_large_limit/*",
+        "SKIP vector/max_zero_rejects_one_byte/*",
+        "SKIP timeout/idle",
     ]);
     assert_same(&run.non_passing(), &want, "echo example", &run);
     assert_exit_status(&run);
@@ -852,7 +850,7 @@ fn the_python_echo_server_if_present() {
     args.extend(["--pid", pid.as_str()]);
     let run = conform(&addr, &args);
     println!("{}", run.stdout);
-    let failed: Vec<_> = run.statuses.iter().filter(|(_, s)| *s == "fail").collect();
+    let failed: Vec<_> = run.statuses.iter().filter(|(_, s)| *s == "FAIL").collect();
     assert!(
         failed.is_empty(),
         "Python echo server: {failed:#?}\n{}",
@@ -880,32 +878,32 @@ fn a_conforming_peer_at_the_extreme_limits() {
             0,
             &[
                 // Vectors with a non-empty frame: the peer must refuse it.
-                "skipped vector/hello/*",
-                "skipped vector/binary_256/*",
-                "skipped vector/payload_1024/*",
-                "skipped vector/multi_frame_stream/*",
-                "skipped vector/max_len_exact/*",
-                "skipped vector/payload_checksum_then_valid/*",
-                "skipped vector/truncated_payload/*",
-                "skipped vector/truncated_after_valid_frame/*",
-                "skipped vector/truncated_payload_none/*",
-                "skipped vector/payload_checksum_last_frame/*",
-                "skipped vector/valid_then_bad_magic/*",
-                "skipped vector/empty_payload_nonzero_crc/*",
-                "skipped pipeline/10000",
-                "skipped memory/declared",
-                "skipped fatal/header-crc-long-length",
+                "SKIP vector/hello/*",
+                "SKIP vector/binary_256/*",
+                "SKIP vector/payload_1024/*",
+                "SKIP vector/multi_frame_stream/*",
+                "SKIP vector/max_len_exact/*",
+                "SKIP vector/payload_checksum_then_valid/*",
+                "SKIP vector/truncated_payload/*",
+                "SKIP vector/truncated_after_valid_frame/*",
+                "SKIP vector/truncated_payload_none/*",
+                "SKIP vector/payload_checksum_last_frame/*",
+                "SKIP vector/valid_then_bad_magic/*",
+                "SKIP vector/empty_payload_nonzero_crc/*",
+                "SKIP pipeline/10000",
+                "SKIP memory/declared",
+                "SKIP fatal/header-crc-long-length",
             ][..],
         ),
         (
             u32::MAX,
             &[
-                "skipped vector/frame_too_large_4gib/*",
-                "skipped vector/frame_too_large_limit/*",
-                "skipped vector/max_zero_rejects_one_byte/*",
-                "skipped payload/max",
-                "skipped limit/over-max",
-                "skipped memory/declared",
+                "SKIP vector/frame_too_large_4gib/*",
+                "SKIP vector/frame_too_large_limit/*",
+                "SKIP vector/max_zero_rejects_one_byte/*",
+                "SKIP payload/max",
+                "SKIP limit/over-max",
+                "SKIP memory/declared",
             ][..],
         ),
     ] {
@@ -940,8 +938,8 @@ fn the_text_report() {
             "--seed",
             "3",
             "--case",
-            "vector/empty_input",
-            "vector/hello/whole",
+            "vector/empty_input,vector/hello/whole",
+            "--case",
             "timeout/idle",
         ],
     );
@@ -994,15 +992,12 @@ fn the_json_report_schema() {
         &peer.addr.to_string(),
         &[
             "--case",
-            "vector/hello/whole",
-            "foreign/http",
-            "limit",
-            "timeout/idle",
+            "vector/hello/whole,foreign/http,limit,timeout/idle",
             "--max",
             "4294967295",
         ],
     );
-    let objects: Vec<serde_json::Value> = run
+    let mut objects: Vec<serde_json::Value> = run
         .stdout
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON"))
@@ -1018,15 +1013,33 @@ fn the_json_report_schema() {
         k.sort();
         k
     };
-    assert_eq!(objects.len(), 5);
+    assert_eq!(objects.len(), 6);
+    // First the settings, as the text's first line has them.
+    let header = objects.remove(0);
+    assert_eq!(
+        keys(&header),
+        [
+            "addr",
+            "cases",
+            "idle_timeout_s",
+            "max",
+            "pid",
+            "seed",
+            "stall_timeout_s",
+            "type"
+        ]
+    );
+    assert_eq!(header["type"], "header");
+    assert_eq!(header["cases"], 4);
+    assert_eq!(header["max"], u32::MAX);
     assert_eq!(objects[0]["id"], "vector/hello/whole");
-    assert_eq!(objects[0]["status"], "pass");
+    assert_eq!(objects[0]["status"], "PASS");
     assert_eq!(keys(&objects[0]), with(&[]));
     assert_eq!(objects[1]["id"], "foreign/http");
-    assert_eq!(objects[1]["status"], "warning");
+    assert_eq!(objects[1]["status"], "WARN");
     assert_eq!(keys(&objects[1]), with(&["actual", "rule"]));
     assert_eq!(objects[2]["id"], "limit/over-max");
-    assert_eq!(objects[2]["status"], "skipped");
+    assert_eq!(objects[2]["status"], "SKIP");
     assert_eq!(keys(&objects[2]), with(&["reason"]));
     assert_eq!(objects[3]["id"], "timeout/idle");
     assert_eq!(keys(&objects[3]), with(&["reason"]));
@@ -1059,8 +1072,8 @@ fn the_json_report_schema() {
     let peer = Peer::start(settings(Defect::Mute));
     let run = conform(&peer.addr.to_string(), &["--case", "payload/sizes"]);
     let fail: serde_json::Value =
-        serde_json::from_str(run.stdout.lines().next().expect("a line")).expect("JSON");
-    assert_eq!(fail["status"], "fail");
+        serde_json::from_str(run.stdout.lines().nth(1).expect("a case line")).expect("JSON");
+    assert_eq!(fail["status"], "FAIL");
     assert_eq!(keys(&fail), with(&["actual", "expected"]));
     assert_eq!(fail["actual"], "no echo by then (after 0 echoes)");
     assert_eq!(run.status, ExitCode::from(1));
