@@ -26,6 +26,43 @@
 //! deadlines), `wire` (the only user of the lpframe library: frames built
 //! and echoes decoded), `vectors` (tests/vectors/lpf-v1.txt turned into
 //! what an echo must do), `report` (text and JSON), `rng`, `rss`.
+//!
+//! # Which case catches which bug
+//!
+//! The crate's tests (tests/mutation.rs) run every case against a
+//! conforming echo peer and against broken copies of it, one bug each
+//! (tests/peer/mod.rs), and assert the exact set of cases each fails; a test
+//! checks that every case is failed by at least one broken peer and every
+//! broken peer by at least one case, and that this table names them all.
+//! The main case of each bug and what the report says (`actual`):
+//!
+//! | bug (`Defect`) | case | message |
+//! |---|---|---|
+//! | `AfterFatal`: resynchronises and echoes after a fatal error | `fatal/frame-after-error` | an unexpected echo 2: 32 bytes 7468697320667261... |
+//! | `LateMagic`: checks the magic only at 16 bytes | `foreign/http` (WARN) | the connection stayed open 1 s after the 7 bytes; the peer closed (FIN) once the tester sent 9 more: it checks the magic only with a whole 16-byte header |
+//! | `MagicFirstByte`: reports bad magic after the first byte | `vector/single_zero_byte/bytes` | the peer closed the connection (FIN) after the single byte 00, before the tester's end of stream: it reported bad magic after the first byte (section 4: not before 2 bytes have arrived) |
+//! | `LengthBeforeCrc`: waits for the declared length before the header CRC | `fatal/header-crc-long-length` | the peer kept the connection open 1.0 s after a header whose CRC fails and whose length (261) exceeds what was sent (5 bytes), and closed (FIN) once the tester sent the rest: it waited for the declared length before checking the header CRC |
+//! | `ResetOnClose`: resets instead of a FIN | `close/orderly` (WARN) | the peer reset the connection, though the tester had sent nothing past the failing header |
+//! | `NoDrain`: closes with unread bytes | `foreign/http`, `foreign/tls` (WARN) | the peer reset the connection |
+//! | `CloseOnCorrupt`: closes on a corrupt payload | `skip/corrupt-payload` | the peer closed the connection (FIN) after 1 echoes |
+//! | `EchoCorrupt`: echoes a corrupt payload | `skip/corrupt-payload` | echo 2: 20 bytes "corrupted in transiT" |
+//! | `ShortAtEof`: echoes a partial payload at end of stream | `vector/truncated_payload/*` | an unexpected echo 1: 4 bytes "0123" |
+//! | `OnePerRead`: decodes one frame per read | `pipeline/10000`, `close/orderly` | the connection was still open 1 s after the failing header |
+//! | `NoStall`: no stall timeout | `timeout/stall` | the connection was still open at that deadline |
+//! | `EarlyStall`: stall timeout at half the declared value | `timeout/stall` | the peer closed after 1.51 s, before its declared stall timeout of 3.0 s: it cut the connection early |
+//! | `StallNotRearmed`: stall deadline not re-armed per frame | `timeout/trickle` | the peer closed the connection (FIN) after 1 echoes, during frame 2, 3.21 s after the first frame's first byte (each frame lasts 2.0 s, under the stall timeout of 3.0 s): its stall deadline is not re-armed per frame |
+//! | `NoIdle`: no idle timeout | `timeout/idle` | the connection was still open at that deadline |
+//! | `EarlyIdle`: idle timeout at half the declared value | `timeout/idle` | the peer closed after 1.02 s, before its declared idle timeout of 2.0 s: it cut the connection early |
+//! | `TrickleTimeout`: closes a frame after 50 ms of silence | `timeout/trickle`, `timeout/stall`, unfinished vectors | the peer closed after 0.10 s, before its declared stall timeout of 3.0 s: it cut the connection early |
+//! | `RefusesMax`: refuses exactly `--max` | `payload/max` | the peer closed the connection (FIN) after 0 echoes |
+//! | `AcceptsOverMax`: accepts `--max` + 1 | `limit/over-max` | the connection was still open at that deadline |
+//! | `TouchesDeclared`: touches memory for the declared length | `memory/declared` | VmRSS grew by ... MiB while 100 connections declared 200 MiB in all |
+//! | `Withholds`: holds an echo back before a corrupt frame | `skip/corrupt-payload` | no echo by then (after 0 echoes) |
+//! | `EmptyDropped`: drops empty payloads | `payload/sizes`, `vector/empty_payload/*` | no echo by then (after 0 echoes) |
+//! | `Mute`: never echoes | every case with an echo | the peer closed the connection (FIN) after 0 echoes |
+//! | `IgnoresEof`: does not notice end of stream | every case ended by the tester's end of stream | the connection was still open at that deadline |
+//! | `NoCloseOnFatal`: does not close after a fatal error | `close/orderly`, fatal vectors, `fatal/header-crc-long-length` | the connection was still open 1 s after the failing header |
+//! | `Sequential`: serves one connection at a time | `connections/concurrent` | no echo by then (after 0 echoes) |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -320,6 +320,22 @@ fn check(defect: Defect) {
         args[7] = "1";
     }
     let run = conform(&peer.addr.to_string(), &args);
+    // What each non-passing case said, for the mutation table of the
+    // crate's docs (shown with --nocapture).
+    for line in run.stdout.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        if v["type"] == "case" && v["status"] != "PASS" {
+            eprintln!(
+                "MUTANT {defect:?} | {} | {} | {}",
+                v["id"].as_str().unwrap_or_default(),
+                v["status"].as_str().unwrap_or_default(),
+                v["actual"]
+                    .as_str()
+                    .or(v["reason"].as_str())
+                    .unwrap_or_default()
+            );
+        }
+    }
     let (expected, racy) = expectations(defect);
     let mut want = expand(SETTINGS_SKIPS);
     want.extend(expand(&refs(&expected)));
@@ -650,6 +666,17 @@ fn every_case_is_failed_by_some_broken_peer() {
                 .into_iter()
                 .filter(|(_, s)| s != "SKIP")
                 .map(|(id, _)| id),
+        );
+    }
+    // And every broken peer fails some case, and is in the crate docs'
+    // table.
+    let docs = include_str!("../src/lib.rs");
+    for defect in Defect::ALL {
+        let fails = !expectations(defect).0.is_empty() || defect == Defect::TouchesDeclared;
+        assert!(fails, "{defect:?} fails no case");
+        assert!(
+            docs.contains(&format!("//! | `{defect:?}`:")),
+            "{defect:?} is not in the mutation table of conform/src/lib.rs"
         );
     }
     let untested: Vec<&String> = ids.iter().filter(|id| !covered.contains(*id)).collect();
