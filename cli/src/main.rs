@@ -124,8 +124,8 @@ take, or waiting for a reply); 2 usage error."
     /// fail), 1 if one did or the peer cannot be reached, 2 usage error.
     #[command(after_help = "Examples:\n  lpframe conform 127.0.0.1:7878\n  \
 lpframe conform 127.0.0.1:7878 --stall-timeout 5 --idle-timeout 30 --pid 4242\n  \
-lpframe conform 127.0.0.1:7878 --case vector/hello foreign --seed 17\n  \
-lpframe conform 127.0.0.1:7878 --json | jq 'select(.status == \"fail\")'\n  lpframe conform --list")]
+lpframe conform 127.0.0.1:7878 --case vector/hello,foreign --seed 17\n  \
+lpframe conform 127.0.0.1:7878 --json | jq 'select(.status == \"FAIL\")'\n  lpframe conform --list")]
     Conform(lpframe_conform::Args),
 }
 
