@@ -488,7 +488,21 @@ fn refs(specs: &[String]) -> Vec<&str> {
 /// The broken peers and what each test of them is called in a failure
 /// report: all run at once, [`WORKERS`] at a time (each run mostly waits
 /// on the peer's and the tester's clocks).
+/// The slowest first (one case at a time; waiting on timeouts), so that
+/// the others run beside them.
 const MUTANTS: &[(Defect, &str)] = &[
+    (
+        Defect::Sequential,
+        "a_peer_that_serves_one_connection_at_a_time",
+    ),
+    (
+        Defect::IgnoresEof,
+        "a_peer_that_does_not_notice_end_of_stream",
+    ),
+    (
+        Defect::NoCloseOnFatal,
+        "a_peer_that_does_not_close_after_a_fatal_error",
+    ),
     (Defect::None, "a_conforming_peer_passes_every_case"),
     (
         Defect::AfterFatal,
@@ -528,18 +542,6 @@ const MUTANTS: &[(Defect, &str)] = &[
     (Defect::EmptyDropped, "a_peer_that_drops_empty_payloads"),
     (Defect::Mute, "a_peer_that_never_echoes"),
     (
-        Defect::IgnoresEof,
-        "a_peer_that_does_not_notice_end_of_stream",
-    ),
-    (
-        Defect::NoCloseOnFatal,
-        "a_peer_that_does_not_close_after_a_fatal_error",
-    ),
-    (
-        Defect::Sequential,
-        "a_peer_that_serves_one_connection_at_a_time",
-    ),
-    (
         Defect::LengthBeforeCrc,
         "a_peer_that_waits_for_the_declared_length_before_the_header_crc",
     ),
@@ -556,7 +558,7 @@ const MUTANTS: &[(Defect, &str)] = &[
 ];
 
 /// Runs at once in the mutation suite.
-const WORKERS: usize = 6;
+const WORKERS: usize = 8;
 
 /// Every broken peer fails exactly the cases of its [`expectations`] (and
 /// the conforming peer none): one test, the runs in parallel threads.
@@ -896,11 +898,11 @@ fn notice(why: &str) {
 }
 
 /// The smallest and the largest limit: the cases that cannot run say why,
-/// and the rest pass.
+/// and the rest pass. The two runs at once.
 #[test]
 fn a_conforming_peer_at_the_extreme_limits() {
     let _shared = MEMORY.read().unwrap_or_else(|e| e.into_inner());
-    for (max, skipped) in [
+    let runs: [(u32, &[&str]); 2] = [
         (
             0,
             &[
@@ -933,23 +935,28 @@ fn a_conforming_peer_at_the_extreme_limits() {
                 "SKIP memory/declared",
             ][..],
         ),
-    ] {
-        let peer = Peer::start(Settings {
-            max,
-            ..settings(Defect::None)
-        });
-        let max = max.to_string();
-        let mut args = TIMEOUT_ARGS.to_vec();
-        args[1] = &max;
-        let run = conform(&peer.addr.to_string(), &args);
-        assert_same(
-            &run.non_passing(),
-            &expand(skipped),
-            &format!("--max {max}"),
-            &run,
-        );
-        assert_exit_status(&run);
-    }
+    ];
+    thread::scope(|s| {
+        for (max, skipped) in runs {
+            s.spawn(move || {
+                let peer = Peer::start(Settings {
+                    max,
+                    ..settings(Defect::None)
+                });
+                let max = max.to_string();
+                let mut args = TIMEOUT_ARGS.to_vec();
+                args[1] = &max;
+                let run = conform(&peer.addr.to_string(), &args);
+                assert_same(
+                    &run.non_passing(),
+                    &expand(skipped),
+                    &format!("--max {max}"),
+                    &run,
+                );
+                assert_exit_status(&run);
+            });
+        }
+    });
 }
 
 /// The h2spec-style text report: a line per case in id order, details
