@@ -6,7 +6,6 @@
 #![forbid(unsafe_code)]
 
 mod common;
-mod conform;
 mod decode;
 mod encode;
 mod input;
@@ -125,9 +124,9 @@ take, or waiting for a reply); 2 usage error."
     /// fail), 1 if one did or the peer cannot be reached, 2 usage error.
     #[command(after_help = "Examples:\n  lpframe conform 127.0.0.1:7878\n  \
 lpframe conform 127.0.0.1:7878 --stall-timeout 5 --idle-timeout 30 --pid 4242\n  \
-lpframe conform 127.0.0.1:7878 --case vector/hello foreign --seed 17\n  \
-lpframe conform 127.0.0.1:7878 --json | jq 'select(.status == \"fail\")'\n  lpframe conform --list")]
-    Conform(conform::Args),
+lpframe conform 127.0.0.1:7878 --case vector/hello,foreign --seed 17\n  \
+lpframe conform 127.0.0.1:7878 --json | jq 'select(.status == \"FAIL\")'\n  lpframe conform --list")]
+    Conform(lpframe_conform::Args),
 }
 
 /// How a subcommand ended, when it printed what it had to say itself.
@@ -197,7 +196,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args).map(Status::code),
         Command::Listen(args) => listen::run(args).map(Status::code),
         Command::Send(args) => send::run(args).map(Status::code),
-        Command::Conform(args) => conform::run(args).map_err(Fail::from),
+        Command::Conform(args) => lpframe_conform::run(args).map_err(Fail::from),
     };
     match result {
         Ok(code) => code,

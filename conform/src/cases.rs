@@ -3,11 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::conn::{Close, Conn, Failure, Step};
-use super::rng::Rng;
-use super::vectors::{self, Ending, Plan, Vector};
-use super::wire::{frame_bytes, header_bytes};
-use super::{rss, Options};
+use crate::conn::{Close, Conn, Failure, Step};
+use crate::rng::Rng;
+use crate::vectors::{self, Ending, Plan, Vector};
+use crate::wire::{frame_bytes, header_bytes};
+use crate::{rss, Options};
 
 /// A close the peer owes (after a fatal error, after the tester's end of
 /// stream, after a foreign protocol) must come within this (appendix A.3).
@@ -18,6 +18,14 @@ pub const ECHO_SLACK: Duration = Duration::from_secs(1);
 pub const ECHO_BYTES_PER_SEC: u64 = 4 << 20;
 /// A timeout the peer declared may fire this much late.
 pub const TIMEOUT_SLACK: Duration = Duration::from_secs(1);
+/// A timeout close seen this much before the declared value fails (the
+/// tester's clock starts before the peer's, so a conforming close is never
+/// seen early; this allows for the clocks' granularity).
+pub const TIMEOUT_EARLY: Duration = Duration::from_millis(250);
+/// The header-checksum case's declared length (within any `--max` of at
+/// least this), and the payload bytes sent after its header.
+pub const CRC_CASE_LEN: u32 = 261;
+pub const CRC_CASE_SENT: u32 = 5;
 /// After a skipped frame, the connection must stay open this long.
 pub const OPEN_CHECK: Duration = Duration::from_millis(200);
 /// The pause between bytes in the `bytes` variant of a vector.
@@ -45,13 +53,18 @@ pub const MEMORY_PER_BYTE: u64 = 8;
 /// How a case ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
+    /// Every check held; perhaps a note (sizes, times).
     Pass(Option<String>),
+    /// A MUST (or a declared timeout) was broken.
     Fail(Failure),
     /// A SHOULD was not met: the rule, and what happened.
     Warn {
+        /// The rule, quoted from PROTOCOL.md.
         rule: String,
+        /// What the peer did.
         actual: String,
     },
+    /// The case cannot run with these settings: why.
     Skip(String),
 }
 
@@ -75,6 +88,7 @@ pub enum Kind {
     ForeignHttp,
     ForeignTls,
     FrameAfterError,
+    HeaderCrcLongLength,
     CorruptPayload,
     PayloadSizes,
     PayloadMax,
@@ -91,10 +105,13 @@ pub enum Kind {
 /// One case: its id, the PROTOCOL.md rules it checks, what it does.
 #[derive(Debug, Clone)]
 pub struct Case {
+    /// Its id, e.g. `vector/hello/whole` (what `--case` matches).
     pub id: String,
+    /// The PROTOCOL.md sections it checks, e.g. `4 check 3`.
     pub section: String,
+    /// What it does, in a line.
     pub title: String,
-    pub kind: Kind,
+    pub(crate) kind: Kind,
 }
 
 impl Case {
@@ -118,6 +135,7 @@ impl Case {
         matches!(self.kind, Kind::Trickle | Kind::Stall | Kind::Idle)
     }
 
+    /// Runs the case against the peer of `o` (its own connections).
     pub fn run(&self, o: &Options) -> Outcome {
         let mut rng = Rng::for_case(o.seed, &self.id);
         let result = match &self.kind {
@@ -125,6 +143,7 @@ impl Case {
             Kind::ForeignHttp => foreign_http(o),
             Kind::ForeignTls => foreign_tls(o),
             Kind::FrameAfterError => frame_after_error(o),
+            Kind::HeaderCrcLongLength => header_crc_long_length(o),
             Kind::CorruptPayload => corrupt_payload(o),
             Kind::PayloadSizes => payload_sizes(o, &mut rng),
             Kind::PayloadMax => payload_max(o, &mut rng),
@@ -193,6 +212,12 @@ pub fn all() -> Result<Vec<Case>, String> {
             Kind::FrameAfterError,
         ),
         Case::new(
+            "fatal/header-crc-long-length",
+            "4 check 3",
+            "a header whose CRC fails, declaring more bytes than follow it, is refused within 1 s (never waits for a corrupted length)",
+            Kind::HeaderCrcLongLength,
+        ),
+        Case::new(
             "skip/corrupt-payload",
             "4 check 6",
             "a corrupt payload mid-stream is skipped; the frames around it are echoed at once, on the same connection",
@@ -243,19 +268,19 @@ pub fn all() -> Result<Vec<Case>, String> {
         Case::new(
             "timeout/trickle",
             "6",
-            "frames trickled at one byte per 100 ms, inside the timeouts, are echoed",
+            "frames trickled one byte at a time, each inside the stall timeout but together longer, are echoed (the stall deadline is per frame)",
             Kind::Trickle,
         ),
         Case::new(
             "timeout/stall",
             "6",
-            "a header followed by silence is closed within the stall timeout (needs --stall-timeout)",
+            "a header followed by silence is closed at the stall timeout, not earlier, not 1 s later (needs --stall-timeout)",
             Kind::Stall,
         ),
         Case::new(
             "timeout/idle",
             "6",
-            "a connection that sends nothing is closed within the idle timeout (needs --idle-timeout)",
+            "a connection that sends nothing is closed at the idle timeout, not earlier, not 1 s later (needs --idle-timeout)",
             Kind::Idle,
         ),
     ]);
@@ -263,7 +288,7 @@ pub fn all() -> Result<Vec<Case>, String> {
 }
 
 fn open(o: &Options) -> Result<Conn, Failure> {
-    Conn::open(o.addr).map_err(|e| Failure::new("a connection to the peer", e))
+    Conn::open(o.addr, o.max).map_err(|e| Failure::new("a connection to the peer", e))
 }
 
 /// How long an echo of `bytes` may take once they are sent.
@@ -372,6 +397,9 @@ fn vector(
                     "the connection stays open after a skipped frame (appendix A.1)",
                 )?;
             }
+            if plan.ending == Ending::Truncated {
+                open_until_eof(&mut c, input)?;
+            }
             finish(&mut c)?;
             Ok(Outcome::Pass(None))
         }
@@ -399,12 +427,37 @@ fn vector(
                            have arrived"
                         .into(),
                     actual: "the input ends inside the failing header; the peer did not close \
-                             within 1 s (it waited for more bytes), only after the tester's end \
+                             within 1 s of the tester's last byte, only after the tester's end \
                              of stream"
                         .into(),
                 })
             }
         },
+    }
+}
+
+/// The input so far ends inside a frame that failed no check: the peer
+/// must keep the connection open until the tester's end of stream.
+fn open_until_eof(c: &mut Conn, input: &[u8]) -> Result<(), Failure> {
+    let expected = "the connection stays open until the tester's end of stream: the input so \
+                    far is an unfinished frame, not an error (section 4.1)";
+    match c.wait_close(Instant::now() + OPEN_CHECK, expected)? {
+        None => Ok(()),
+        Some(close) => Err(Failure::new(
+            expected,
+            match input {
+                [b] if *b != 0xc1 => format!(
+                    "the peer closed the connection ({close}) after the single byte {b:02x}, \
+                     before the tester's end of stream: it reported bad magic after the first \
+                     byte (section 4: not before 2 bytes have arrived)"
+                ),
+                _ => format!(
+                    "the peer closed the connection ({close}) after {} bytes, before the \
+                     tester's end of stream, inside a frame that had failed no check",
+                    input.len()
+                ),
+            },
+        )),
     }
 }
 
@@ -429,13 +482,26 @@ fn foreign_http(o: &Options) -> Result<Outcome, Failure> {
             actual: "the peer reset the connection".into(),
         }),
         None => {
-            finish(&mut c)?;
+            // Which cause: 9 more bytes make a whole header.
+            let more = b"Host: x\r\n".to_vec();
+            let sent = send(&mut c, vec![Step::Send(more)])?;
+            let actual = match wait_close(&mut c, sent + CLOSE_SLACK)? {
+                Some(close) => format!(
+                    "the connection stayed open 1 s after the 7 bytes; the peer closed ({close}) \
+                     once the tester sent 9 more: it checks the magic only with a whole \
+                     16-byte header"
+                ),
+                None => {
+                    finish(&mut c)?;
+                    "the connection stayed open 1 s after the 7 bytes, and 1 s after 9 more \
+                     (a whole header); it closed only after the tester's end of stream"
+                        .into()
+                }
+            };
             Ok(Outcome::Warn {
                 rule: "SHOULD (section 4): refuse a foreign protocol after its first 2-3 bytes"
                     .into(),
-                actual: "the connection stayed open for 1 s (the peer waited for 16 bytes); \
-                         it closed only after the tester's end of stream"
-                    .into(),
+                actual,
             })
         }
     }
@@ -492,6 +558,51 @@ fn frame_after_error(o: &Options) -> Result<Outcome, Failure> {
          and the peer's close within 1 s",
     )?;
     Ok(Outcome::Pass(None))
+}
+
+/// A header with a failing header CRC declaring [`CRC_CASE_LEN`] bytes,
+/// then [`CRC_CASE_SENT`] of them: the peer must close at once. One that
+/// stays open is given the rest of the declared length: if it closes then,
+/// it waited for the declared length before checking the header CRC.
+fn header_crc_long_length(o: &Options) -> Result<Outcome, Failure> {
+    let len = CRC_CASE_LEN.min(o.max);
+    if len <= CRC_CASE_SENT {
+        return Ok(Outcome::Skip(format!(
+            "--max {} leaves no length larger than the {CRC_CASE_SENT} bytes sent",
+            o.max
+        )));
+    }
+    let mut wire = header_bytes(len, 0).to_vec();
+    if let Some(b) = wire.get_mut(15) {
+        *b ^= 0xff; // HeaderChecksum
+    }
+    wire.extend(std::iter::repeat_n(0x5a, CRC_CASE_SENT as usize));
+    let mut c = open(o)?;
+    let sent = send(&mut c, vec![Step::Send(wire)])?;
+    let expected = format!(
+        "HeaderChecksum from the header alone: the peer's close within 1 s, nothing echoed \
+         (the header declares {len} bytes, {CRC_CASE_SENT} follow, the tester keeps its side open)"
+    );
+    if wait_close(&mut c, sent + CLOSE_SLACK)?.is_some() {
+        return Ok(Outcome::Pass(None));
+    }
+    let open_for = sent.elapsed().as_secs_f64();
+    let rest = vec![0x5a; (len - CRC_CASE_SENT) as usize];
+    let filled = send(&mut c, vec![Step::Send(rest)])?;
+    let actual = match wait_close(&mut c, filled + CLOSE_SLACK)? {
+        Some(close) => format!(
+            "the peer kept the connection open {open_for:.1} s after a header whose CRC fails and \
+             whose length ({len}) exceeds what was sent ({CRC_CASE_SENT} bytes), and closed \
+             ({close}) once the tester sent the rest: it waited for the declared length before \
+             checking the header CRC"
+        ),
+        None => format!(
+            "the peer kept the connection open {open_for:.1} s after a header whose CRC fails, \
+             and still 1 s after the tester sent all {len} declared bytes: it never reported \
+             the header CRC"
+        ),
+    };
+    Err(Failure::new(expected, actual))
 }
 
 fn corrupt_payload(o: &Options) -> Result<Outcome, Failure> {
@@ -731,35 +842,59 @@ fn memory(o: &Options) -> Result<Outcome, Failure> {
     ))))
 }
 
+/// Frames trickled one byte at a time, each lasting about the stall
+/// timeout less [`TIMEOUT_SLACK`], and enough of them to last longer
+/// together than the stall timeout plus [`TIMEOUT_SLACK`]: a peer whose
+/// stall deadline runs from the first frame (not re-armed per frame)
+/// closes during them, whatever the declared value.
 fn trickle(o: &Options) -> Result<Outcome, Failure> {
     let stall = o.stall.unwrap_or(ASSUMED_MIN_STALL);
     let budget = stall.saturating_sub(TIMEOUT_SLACK);
-    let per_frame = |len: u32| TRICKLE_PAUSE * (16 + len);
-    let Some(len) = (0..=4u32.min(o.max))
-        .rev()
-        .find(|&l| per_frame(l) <= budget)
-    else {
+    let len = 4u32.min(o.max);
+    let bytes = 16 + len;
+    let pause = TRICKLE_PAUSE.max(budget / bytes);
+    let per_frame = pause * bytes;
+    if per_frame > budget {
         return Ok(Outcome::Skip(format!(
             "a frame trickled at one byte per 100 ms takes at least 1.6 s, \
              over the stall timeout ({:.1} s) less 1 s",
             stall.as_secs_f64()
         )));
-    };
+    }
+    let together = stall + TIMEOUT_SLACK;
+    let frames = (together.as_secs_f64() / per_frame.as_secs_f64()).floor() as usize + 1;
+    let frames = frames.max(2);
     let mut c = open(o)?;
-    for payload in [b"tr1!", b"tr2!"] {
-        let payload = payload.get(..len as usize).unwrap_or_default().to_vec();
+    let start = Instant::now();
+    for k in 1..=frames {
+        let mut payload = format!("tr{k}!").into_bytes();
+        payload.truncate(len as usize);
         let mut steps = Vec::new();
         for b in frame_bytes(&payload) {
-            steps.extend([Step::Pause(TRICKLE_PAUSE), Step::Send(vec![b])]);
+            steps.extend([Step::Pause(pause), Step::Send(vec![b])]);
         }
         let sent = send(&mut c, steps)?;
-        c.expect_echoes(&[payload], sent + ECHO_SLACK, "within 1 s of its last byte")?;
+        if let Err(mut f) =
+            c.expect_echoes(&[payload], sent + ECHO_SLACK, "within 1 s of its last byte")
+        {
+            if k > 1 && c.closed().is_some() {
+                f.actual = format!(
+                    "{}, during frame {k}, {:.2} s after the first frame's first byte (each \
+                     frame lasts {:.1} s, under the stall timeout of {:.1} s): its stall deadline \
+                     is not re-armed per frame",
+                    f.actual,
+                    start.elapsed().as_secs_f64(),
+                    per_frame.as_secs_f64(),
+                    stall.as_secs_f64()
+                );
+            }
+            return Err(f);
+        }
     }
     finish(&mut c)?;
     Ok(Outcome::Pass(Some(format!(
-        "two frames of {} bytes, {:.1} s each",
-        16 + len,
-        per_frame(len).as_secs_f64()
+        "{frames} frames of {bytes} bytes, {:.1} s each",
+        per_frame.as_secs_f64()
     ))))
 }
 
@@ -792,13 +927,27 @@ fn timed_close(
     name: &str,
 ) -> Result<Outcome, Failure> {
     let expected = format!(
-        "nothing echoed, and the peer's close within the {name} timeout ({:.1} s) + 1 s",
-        limit.as_secs_f64()
+        "nothing echoed, and the peer's close at the {name} timeout ({:.1} s), not {} ms \
+         earlier nor 1 s later",
+        limit.as_secs_f64(),
+        TIMEOUT_EARLY.as_millis()
     );
     c.expect_close(since + limit + TIMEOUT_SLACK, &expected)?;
+    let after = since.elapsed();
+    if after + TIMEOUT_EARLY < limit {
+        return Err(Failure::new(
+            expected,
+            format!(
+                "the peer closed after {:.2} s, before its declared {name} timeout of {:.1} s: \
+                 it cut the connection early",
+                after.as_secs_f64(),
+                limit.as_secs_f64()
+            ),
+        ));
+    }
     Ok(Outcome::Pass(Some(format!(
         "closed after {:.2} s",
-        since.elapsed().as_secs_f64()
+        after.as_secs_f64()
     ))))
 }
 
@@ -850,7 +999,7 @@ mod tests {
             cases.iter().filter(|c| c.id.starts_with("vector/")).count(),
             39 * 3
         );
-        assert_eq!(cases.len(), 39 * 3 + 14);
+        assert_eq!(cases.len(), 39 * 3 + 15);
         assert!(cases
             .iter()
             .all(|c| !c.section.is_empty() && !c.title.is_empty()));

@@ -30,18 +30,21 @@ pub fn header_bytes(len: u32, payload_crc: u32) -> [u8; HEADER_LEN] {
 
 /// Decodes the peer's replies incrementally, whatever the chunking: yields
 /// each echoed payload in order, or a description of what was wrong with
-/// the reply stream. Accepts payloads of any length (the peer may echo up
-/// to its own limit) and reserves nothing for a declared length.
+/// the reply stream. Accepts payloads up to the peer's limit (`--max`: an
+/// echo is at most what was sent) and reserves nothing for a declared
+/// length.
 pub struct EchoReader {
     decoder: FrameDecoder,
     buf: BytesMut,
 }
 
 impl EchoReader {
-    /// A reader for a fresh connection.
-    pub fn new() -> EchoReader {
+    /// A reader for a fresh connection to a peer whose limit is `max`: an
+    /// echo is never longer than what the tester sent, so a reply header
+    /// declaring more is an error, not a wait for `max` bytes.
+    pub fn new(max: u32) -> EchoReader {
         EchoReader {
-            decoder: FrameDecoder::with_config(Config::new().max_read_frame_len(u32::MAX)),
+            decoder: FrameDecoder::with_config(Config::new().max_read_frame_len(max)),
             buf: BytesMut::new(),
         }
     }
@@ -88,7 +91,7 @@ mod tests {
         wire.extend(frame_bytes(b""));
         assert_eq!(&wire[..4], &[0xc1, 0x4c, 0x01, 0x00]);
         for split in 0..=wire.len() {
-            let mut r = EchoReader::new();
+            let mut r = EchoReader::new(u32::MAX);
             let mut got = Vec::new();
             for part in [&wire[..split], &wire[split..]] {
                 r.push(part);
@@ -108,7 +111,7 @@ mod tests {
         assert_eq!(h[12..], [0x7e, 0x44, 0x04, 0x01]);
         assert_eq!(frame_bytes(b"hello")[..16], h);
 
-        let mut r = EchoReader::new();
+        let mut r = EchoReader::new(u32::MAX);
         r.push(&h);
         assert_eq!(r.next(), Ok(None));
         assert!(r
@@ -116,7 +119,13 @@ mod tests {
             .unwrap_err()
             .contains("stream ended inside a frame"));
 
-        let mut r = EchoReader::new();
+        // A reply declaring 80 MiB from a peer whose limit is 8 MiB: an
+        // error from its header alone, not a wait for 80 MiB.
+        let mut r = EchoReader::new(8 << 20);
+        r.push(&header_bytes(80 << 20, 0));
+        assert!(r.next().unwrap_err().contains("too large"));
+
+        let mut r = EchoReader::new(u32::MAX);
         r.push(b"GET / HTTP/1.1\r\n");
         assert!(r.next().unwrap_err().contains("bad magic"));
     }

@@ -2,10 +2,10 @@
 //! what an echo peer must do with each input (PROTOCOL.md appendix A.4):
 //! which payloads it echoes, and how the stream ends.
 
-use super::wire::HEADER_LEN;
+use crate::wire::HEADER_LEN;
 
 /// The vector file, as committed (PROTOCOL.md section 10).
-const FILE: &str = include_str!("../../../tests/vectors/lpf-v1.txt");
+const FILE: &str = include_str!("../../tests/vectors/lpf-v1.txt");
 
 /// The receiver limit a vector assumes when it has no `max` line.
 const DEFAULT_MAX: u32 = 8_388_608;
@@ -133,7 +133,7 @@ fn parse(text: &str) -> Result<Vec<Vector>, String> {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    if s.len() % 2 != 0 {
         return None;
     }
     (0..s.len())

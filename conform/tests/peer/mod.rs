@@ -1,4 +1,4 @@
-//! Echo peers for tests/conform.rs (PROTOCOL.md appendix A): a conforming
+//! Echo peers for tests/mutation.rs (PROTOCOL.md appendix A): a conforming
 //! one, and variants that each break exactly one rule ([`Defect`]).
 //!
 //! Std sockets and a thread per connection on 127.0.0.1 port 0. The LPF
@@ -82,11 +82,23 @@ pub enum Defect {
     NoCloseOnFatal,
     /// Serves one connection at a time (in its accept loop).
     Sequential,
+    /// Waits for the declared length (within the limit) before checking
+    /// the header CRC.
+    LengthBeforeCrc,
+    /// Reports bad magic after the first byte (not 0xc1) alone.
+    MagicFirstByte,
+    /// Its stall timeout fires at half the declared value.
+    EarlyStall,
+    /// Its idle timeout fires at half the declared value.
+    EarlyIdle,
+    /// Its stall deadline runs from the connection's first frame, never
+    /// re-armed per frame.
+    StallNotRearmed,
 }
 
 impl Defect {
     /// Every defect (not [`Defect::None`]).
-    pub const ALL: [Defect; 20] = [
+    pub const ALL: [Defect; 25] = [
         Defect::AfterFatal,
         Defect::LateMagic,
         Defect::ResetOnClose,
@@ -107,6 +119,11 @@ impl Defect {
         Defect::IgnoresEof,
         Defect::NoCloseOnFatal,
         Defect::Sequential,
+        Defect::LengthBeforeCrc,
+        Defect::MagicFirstByte,
+        Defect::EarlyStall,
+        Defect::EarlyIdle,
+        Defect::StallNotRearmed,
     ];
 }
 
@@ -202,6 +219,8 @@ struct Conn<'a> {
     out: Vec<u8>,
     /// First byte of the frame in progress.
     frame_start: Option<Instant>,
+    /// [`Defect::StallNotRearmed`]: the first byte of the first frame.
+    first_start: Option<Instant>,
     /// Last frame boundary (or the connection's start): the idle clock.
     boundary: Instant,
     last_byte: Instant,
@@ -222,6 +241,7 @@ fn serve(s: TcpStream, cfg: Settings, stop: &AtomicBool) {
         buf: Vec::new(),
         out: Vec::new(),
         frame_start: None,
+        first_start: None,
         boundary: now,
         last_byte: now,
         held: Vec::new(),
@@ -328,6 +348,9 @@ impl Conn<'_> {
             } else if self.frame_start.is_none() {
                 self.frame_start = Some(Instant::now());
             }
+            if self.first_start.is_none() {
+                self.first_start = self.frame_start;
+            }
             if !self.holding() && !self.flush() {
                 return;
             }
@@ -348,11 +371,14 @@ impl Conn<'_> {
             } else if mid_frame {
                 match self.defect() {
                     Defect::NoStall => None,
+                    Defect::EarlyStall => self.frame_start.map(|t| t + self.cfg.stall / 2),
+                    Defect::StallNotRearmed => self.first_start.map(|t| t + self.cfg.stall),
                     _ => self.frame_start.map(|t| t + self.cfg.stall),
                 }
             } else {
                 match self.defect() {
                     Defect::NoIdle => None,
+                    Defect::EarlyIdle => Some(self.boundary + self.cfg.idle / 2),
                     _ => Some(self.boundary + self.cfg.idle),
                 }
             };
@@ -471,6 +497,9 @@ impl Conn<'_> {
         let b = &self.buf;
         let early = self.defect() != Defect::LateMagic;
         let have = |n: usize| b.len() >= n && (early || b.len() >= 16);
+        if self.defect() == Defect::MagicFirstByte && b.first().is_some_and(|&x| x != 0xc1) {
+            return Parsed::Fatal;
+        }
         if have(2) && b[..2] != [0xc1, 0x4c] {
             return Parsed::Fatal;
         }
@@ -481,6 +510,14 @@ impl Conn<'_> {
             return Parsed::Need;
         }
         let word = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        if self.defect() == Defect::LengthBeforeCrc
+            && word(4) <= self.cfg.max
+            && b.len() < 16 + word(4) as usize
+        {
+            return Parsed::Partial {
+                len: word(4) as usize,
+            };
+        }
         if crc32fast::hash(&b[..12]) != word(12) || b[3] != 0 {
             return Parsed::Fatal;
         }

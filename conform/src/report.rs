@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::cases::{Case, Outcome};
-use super::Options;
+use crate::cases::{Case, Outcome};
+use crate::Options;
 
 /// One finished case.
 #[derive(Debug, Clone)]
@@ -20,13 +20,18 @@ pub struct CaseResult {
 /// Counts for the summary.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {
+    /// Cases that passed.
     pub passed: usize,
+    /// Cases that failed (a MUST or a declared timeout broken).
     pub failed: usize,
+    /// Cases that passed their MUSTs but not a SHOULD.
     pub warnings: usize,
+    /// Cases that could not run with the settings given.
     pub skipped: usize,
 }
 
 impl Counts {
+    /// Every case counted.
     pub fn total(&self) -> usize {
         self.passed + self.failed + self.warnings + self.skipped
     }
@@ -51,6 +56,20 @@ struct CaseJson<'a> {
     reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<&'a str>,
+}
+
+/// The first JSON object: the run's settings.
+#[derive(Serialize)]
+struct HeaderJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    addr: &'a str,
+    max: u32,
+    stall_timeout_s: Option<f64>,
+    idle_timeout_s: Option<f64>,
+    pid: Option<u32>,
+    seed: u64,
+    cases: usize,
 }
 
 #[derive(Serialize)]
@@ -108,10 +127,23 @@ impl<W: Write> Report<W> {
         }
     }
 
-    /// The run's parameters (text only: JSON puts them in the summary).
+    /// The run's parameters (in JSON, a `header` object; the summary
+    /// repeats them).
     pub fn header(&mut self, o: &Options, addr: &str, cases: usize) -> io::Result<()> {
         if self.json {
-            return Ok(());
+            let j = HeaderJson {
+                kind: "header",
+                addr,
+                max: o.max,
+                stall_timeout_s: o.stall.map(|d| d.as_secs_f64()),
+                idle_timeout_s: o.idle.map(|d| d.as_secs_f64()),
+                pid: o.pid,
+                seed: o.seed,
+                cases,
+            };
+            serde_json::to_writer(&mut self.out, &j)?;
+            writeln!(self.out)?;
+            return self.out.flush();
         }
         writeln!(
             self.out,
@@ -126,24 +158,26 @@ impl<W: Write> Report<W> {
     }
 
     pub fn case(&mut self, case: &Case, r: &CaseResult) -> io::Result<()> {
-        let (status, tag) = match &r.outcome {
+        // The same status words in the text and in JSON.
+        let tag = match &r.outcome {
             Outcome::Pass(_) => {
                 self.counts.passed += 1;
-                ("pass", "PASS")
+                "PASS"
             }
             Outcome::Fail(_) => {
                 self.counts.failed += 1;
-                ("fail", "FAIL")
+                "FAIL"
             }
             Outcome::Warn { .. } => {
                 self.counts.warnings += 1;
-                ("warning", "WARN")
+                "WARN"
             }
             Outcome::Skip(_) => {
                 self.counts.skipped += 1;
-                ("skipped", "SKIP")
+                "SKIP"
             }
         };
+        let status = tag;
         if self.json {
             let mut j = CaseJson {
                 kind: "case",

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::wire::EchoReader;
+use crate::wire::EchoReader;
 
 /// How long the tester waits for the peer to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -52,11 +52,14 @@ impl fmt::Display for Close {
 /// A check that did not hold: what the rule requires and what happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
+    /// What the rule requires (and within which time).
     pub expected: String,
+    /// What the peer did.
     pub actual: String,
 }
 
 impl Failure {
+    /// A failure from its two halves.
     pub fn new(expected: impl Into<String>, actual: impl Into<String>) -> Failure {
         Failure {
             expected: expected.into(),
@@ -98,11 +101,12 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Connects (Nagle off, so that every step leaves at once).
+    /// Connects (Nagle off, so that every step leaves at once); the
+    /// peer's replies are read under its own limit `max`.
     ///
     /// # Errors
     /// The connection failed, as a one-line message naming `addr`.
-    pub fn open(addr: SocketAddr) -> Result<Conn, String> {
+    pub fn open(addr: SocketAddr, max: u32) -> Result<Conn, String> {
         let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
             .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
         let setup = |s: &TcpStream| {
@@ -112,7 +116,7 @@ impl Conn {
         setup(&stream).map_err(|e| format!("{addr}: {e}"))?;
         Ok(Conn {
             stream,
-            replies: EchoReader::new(),
+            replies: EchoReader::new(max),
             writer: None,
             stop: Arc::new(AtomicBool::new(false)),
             closed: None,
@@ -246,6 +250,11 @@ impl Conn {
             )),
             Event::Garbled(e) => Err(Failure::new(expected, e)),
         }
+    }
+
+    /// How the peer closed the connection, once the tester has read it.
+    pub fn closed(&self) -> Option<Close> {
+        self.closed
     }
 
     /// Checks that for `time` the peer neither echoes nor closes.
