@@ -243,6 +243,12 @@ macro_rules! accessors {
                 self.decoder.config_mut()
             }
 
+            /// What this codec has decoded, dropped, skipped and encoded
+            /// (see [`Stats`](crate::Stats)).
+            pub fn stats(&self) -> crate::Stats {
+                self.decoder.stats()
+            }
+
             /// The decoder: stream offsets, failed state, recovery counters.
             pub fn decoder(&self) -> &FrameDecoder {
                 &self.decoder
@@ -259,7 +265,7 @@ macro_rules! accessors {
             /// The one encoder: limit and flags checked first, so that a
             /// refused payload never grows `dst`.
             fn encode_payload(
-                &self,
+                &mut self,
                 flags: Flags,
                 payload: &[u8],
                 dst: &mut BytesMut,
@@ -269,6 +275,7 @@ macro_rules! accessors {
                 dst.reserve(HEADER_LEN + payload.len());
                 put_header(&header, dst);
                 dst.extend_from_slice(payload);
+                self.decoder.stats_mut().written(payload.len());
                 Ok(())
             }
         }

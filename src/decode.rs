@@ -11,7 +11,7 @@ mod recover;
 use bytes::{Buf, BytesMut};
 
 use crate::{
-    header::check_prefix, Config, DecodeError, Flags, Frame, FramePart, FrameRef, Header,
+    header::check_prefix, Config, DecodeError, Flags, Frame, FramePart, FrameRef, Header, Stats,
     HEADER_LEN,
 };
 
@@ -93,6 +93,8 @@ pub struct FrameDecoder {
     /// `src`'s spare room: [`make_room`](Self::make_room) runs whenever
     /// more bytes are needed.
     for_codec: bool,
+    /// What the decoder has delivered and dropped.
+    stats: Stats,
 }
 
 impl Default for FrameDecoder {
@@ -117,6 +119,7 @@ impl FrameDecoder {
             head_started: false,
             scan_candidates: 0,
             for_codec: false,
+            stats: Stats::default(),
         }
     }
 
@@ -177,6 +180,18 @@ impl FrameDecoder {
     #[cfg(test)]
     pub(crate) fn scan_candidates(&self) -> u64 {
         self.scan_candidates
+    }
+
+    /// The counts of frames decoded, dropped and skipped, and of fatal
+    /// errors, so far (see [`Stats`]).
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// For the codecs' encoders and the deadline layer.
+    #[allow(dead_code)]
+    pub(crate) fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.stats
     }
 
     /// `true` once a fatal error has made the stream unusable: every later
@@ -256,8 +271,11 @@ impl FrameDecoder {
         self.state = State::Head;
         self.position += len as u64;
         match header.verify_payload(&payload) {
-            Ok(()) => Ok(Some(make(header.flags, payload))),
-            Err(e) => fail(e),
+            Ok(()) => {
+                self.stats.decoded();
+                Ok(Some(make(header.flags, payload)))
+            }
+            Err(e) => fail(self.noted(e)),
         }
     }
 
@@ -287,7 +305,8 @@ impl FrameDecoder {
                 let body = BytesMut::from(bytes::Bytes::from(std::mem::take(body)));
                 self.state = State::Head;
                 self.position += body.len() as u64;
-                header.verify_payload(&body)?;
+                header.verify_payload(&body).map_err(|e| self.noted(e))?;
+                self.stats.decoded();
                 Ok(Some((header.flags, body)))
             }
             State::Failed(e) => Err(e.clone()),
@@ -298,7 +317,7 @@ impl FrameDecoder {
                 }
                 let skipped = scan.skipped(self.position);
                 self.state = State::Head;
-                Err(skipped)
+                Err(self.noted(skipped))
             }
         }
     }
@@ -371,7 +390,7 @@ impl FrameDecoder {
         recover::skip(src, 1, &mut self.position);
         let max = self.config.max_read_frame_len;
         if scan.run(src, &mut self.position, &mut self.scan_candidates, max) {
-            return Err(scan.skipped(self.position));
+            return Err(self.noted(scan.skipped(self.position)));
         }
         self.state = State::Scan(scan);
         Ok(None)
@@ -379,6 +398,12 @@ impl FrameDecoder {
 
     fn fail(&mut self, e: DecodeError) -> DecodeError {
         self.state = State::Failed(e.clone());
+        self.noted(e)
+    }
+
+    /// An error reported for the first time: counted (and traced).
+    fn noted(&mut self, e: DecodeError) -> DecodeError {
+        self.stats.decode_error(&e, self.frame_offset);
         e
     }
 
@@ -453,7 +478,7 @@ impl FrameDecoder {
                 recover::skip(src, src.len(), &mut self.position);
                 let skipped = scan.skipped(self.position);
                 self.state = State::Head;
-                return Err(skipped);
+                return Err(self.noted(skipped));
             }
         };
         if !self.config.recover {
@@ -477,11 +502,11 @@ impl FrameDecoder {
         recover::skip(src, src.len(), &mut self.position);
         self.position += self.body_len() as u64;
         self.state = State::Head;
-        Err(DecodeError::Skipped {
+        Err(self.noted(DecodeError::Skipped {
             offset: self.frame_offset,
             len: self.position - self.frame_offset,
             cause: Box::new(truncated),
-        })
+        }))
     }
 
     /// The bytes of the payload in progress held in its own buffer.

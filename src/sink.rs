@@ -147,6 +147,7 @@ pub struct FrameSink<W> {
     config: Config,
     backpressure_boundary: usize,
     poisoned: bool,
+    stats: crate::stats::WriteStats,
 }
 
 impl<W> fmt::Debug for FrameSink<W>
@@ -181,6 +182,7 @@ impl<W> FrameSink<W> {
             config,
             backpressure_boundary: INITIAL_CAPACITY,
             poisoned: false,
+            stats: crate::stats::WriteStats::default(),
         }
     }
 
@@ -201,6 +203,12 @@ impl<W> FrameSink<W> {
     /// is written out before the next one is accepted.
     pub fn set_backpressure_boundary(&mut self, boundary: usize) {
         self.backpressure_boundary = boundary;
+    }
+
+    /// The frames and bytes accepted, and whether an I/O error poisoned the
+    /// sink (`fatal_errors`); see [`Stats`](crate::Stats).
+    pub fn stats(&self) -> crate::Stats {
+        self.stats.get()
     }
 
     /// `true` after a write failed in a way that may have left the stream
@@ -243,6 +251,7 @@ impl<W> FrameSink<W> {
             return Err(Error::WriterPoisoned);
         }
         let header = checked_header(flags, &payload, self.config.max_write_frame_len)?;
+        self.stats.written(payload.len());
         if payload.len() <= COPY_THRESHOLD {
             self.buf.reserve(HEADER_LEN + payload.len());
             put_header(&header, &mut self.buf);
@@ -286,6 +295,7 @@ impl<W> FrameSink<W> {
     fn io_error(&mut self, e: io::Error) -> Error {
         if !is_retryable(e.kind()) {
             self.poisoned = true;
+            self.stats.write_failed(&e);
         }
         Error::Io(e)
     }

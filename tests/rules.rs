@@ -326,7 +326,7 @@ fn a_length_delimited_codec_peer_is_named() {
     assert_eq!(detect(b"\0\x05"), Some(ForeignProtocol::LengthPrefixed));
     assert_eq!(detect(b"\0\0\x01\0"), Some(ForeignProtocol::LengthPrefixed)); // 256
     assert_eq!(detect(b"\0\x80\0\0"), Some(ForeignProtocol::LengthPrefixed)); // 8 MiB
-    // Not plausible: over LengthDelimitedCodec's 8 MiB default, or zero.
+                                                                              // Not plausible: over LengthDelimitedCodec's 8 MiB default, or zero.
     assert_eq!(detect(b"\0\x80\0\x01"), None);
     assert_eq!(detect(b"\0\0\0\0"), Some(ForeignProtocol::Zeros));
     assert_eq!(detect(b"\0\0"), Some(ForeignProtocol::Zeros));

@@ -142,6 +142,7 @@ pub struct FrameWriter<W: Write> {
     buf: Vec<u8>,
     config: Config,
     poisoned: bool,
+    stats: crate::stats::WriteStats,
 }
 
 impl<W: Write> FrameWriter<W> {
@@ -167,6 +168,7 @@ impl<W: Write> FrameWriter<W> {
             buf: Vec::with_capacity(WRITE_BUFFER),
             config,
             poisoned: false,
+            stats: crate::stats::WriteStats::default(),
         }
     }
 
@@ -224,6 +226,7 @@ impl<W: Write> FrameWriter<W> {
             return Err(Error::WriterPoisoned);
         }
         let header = checked_header(flags, payload, self.config.max_write_frame_len)?.to_bytes();
+        self.stats.written(payload.len());
         let total = HEADER_LEN + payload.len();
         if self.buf.len() + total > WRITE_BUFFER {
             if let Err(e) = self.flush_buf() {
@@ -257,6 +260,7 @@ impl<W: Write> FrameWriter<W> {
             }
             Err((e, _)) => {
                 self.poisoned = true;
+                self.stats.write_failed(&e);
                 Err(Error::Io(e))
             }
         }
@@ -310,8 +314,15 @@ impl<W: Write> FrameWriter<W> {
     fn io_error(&mut self, e: io::Error) -> Error {
         if !is_retryable(e.kind()) {
             self.poisoned = true;
+            self.stats.write_failed(&e);
         }
         Error::Io(e)
+    }
+
+    /// The frames and bytes accepted, and whether an I/O error poisoned the
+    /// writer (`fatal_errors`); see [`Stats`](crate::Stats).
+    pub fn stats(&self) -> crate::Stats {
+        self.stats.get()
     }
 
     /// `true` after a write failed inside a frame; see the type docs.
