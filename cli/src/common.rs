@@ -172,10 +172,10 @@ pub fn error_offset(e: &DecodeError, frame_offset: u64) -> u64 {
 
 /// `--json` of `decode`, `send` and `listen`: a frame (or reply) as one
 /// JSON line. `payload_hex` always; `text` the payload as a string when it
-/// is UTF-8, else null. `extra` adds fields (e.g. the peer's address).
+/// is UTF-8, else null; `offset` null where it is not tracked. `extra` adds fields (e.g. the peer's address).
 pub fn frame_json(
     event: &str,
-    offset: u64,
+    offset: Option<u64>,
     payload: &[u8],
     extra: &[(&str, serde_json::Value)],
 ) -> String {

@@ -49,7 +49,7 @@ pub fn run(args: Args) -> Result<Status, Fail> {
                 if args.json {
                     out.line(frame_json(
                         "frame",
-                        src.frame_offset(),
+                        Some(src.frame_offset()),
                         frame.payload(),
                         &[],
                     ))?;

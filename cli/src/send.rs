@@ -230,7 +230,7 @@ fn read_replies(
                 if let (Some(out), true) = (out.as_mut(), printed < wait) {
                     if args.json {
                         let offset = reader.decoder().frame_offset();
-                        out.line(frame_json("reply", offset, frame.payload(), &[]))?;
+                        out.line(frame_json("reply", Some(offset), frame.payload(), &[]))?;
                     } else {
                         format.write(out, frame.payload())?;
                     }

@@ -182,3 +182,36 @@ fn counts_in_messages_are_pluralised() {
         "{stderr}"
     );
 }
+
+#[test]
+fn listen_json_lines() {
+    use std::process::Stdio;
+    let mut proc = common::Proc(
+        common::bin()
+            .args(["listen", "127.0.0.1:0", "--json", "--count", "2"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = common::Pipe::new(proc.stdout.take().unwrap());
+    let first: Value = serde_json::from_str(&stdout.line(common::STEP)).unwrap();
+    assert_eq!(first["event"], "listening");
+    let addr = first["addr"].as_str().unwrap().to_string();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    let local = s.local_addr().unwrap().to_string();
+    let mut wire = Vec::new();
+    lpframe::write_frame(&mut wire, b"hi").unwrap();
+    lpframe::write_frame(&mut wire, &[0xff]).unwrap();
+    std::io::Write::write_all(&mut s, &wire).unwrap();
+    let status = common::wait_for(&mut proc, Duration::from_secs(20), "lpframe listen");
+    assert!(status.success());
+    let events = json_lines(&stdout.rest(common::STEP));
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0]["event"], "frame");
+    assert_eq!(events[0]["peer"], local.as_str());
+    assert_eq!(events[0]["text"], "hi");
+    assert_eq!(events[1]["payload_hex"], "ff");
+    assert_eq!(events[1]["text"], Value::Null);
+}
