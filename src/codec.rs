@@ -256,6 +256,12 @@ macro_rules! accessors {
                 self.decoder.config_mut()
             }
 
+            /// What this codec has decoded, dropped, skipped and encoded
+            /// (see [`Stats`](crate::Stats)).
+            pub fn stats(&self) -> crate::Stats {
+                self.decoder.stats()
+            }
+
             /// The decoder: stream offsets, failed state, recovery counters.
             pub fn decoder(&self) -> &FrameDecoder {
                 &self.decoder
@@ -271,12 +277,13 @@ macro_rules! accessors {
 
             /// The one encoder: the limit checked first, so that a refused
             /// payload never grows `dst`.
-            fn encode_payload(&self, payload: &[u8], dst: &mut BytesMut) -> Result<(), Error> {
+            fn encode_payload(&mut self, payload: &[u8], dst: &mut BytesMut) -> Result<(), Error> {
                 let max = self.decoder.config().max_write_frame_len;
                 let header = checked_header(payload, max)?;
                 dst.reserve(HEADER_LEN + payload.len());
                 put_header(&header, dst);
                 dst.extend_from_slice(payload);
+                self.decoder.stats_mut().written(payload.len());
                 Ok(())
             }
         }

@@ -10,7 +10,10 @@ mod recover;
 
 use bytes::{Buf, BytesMut};
 
-use crate::{header::check_prefix, Config, DecodeError, Frame, FramePart, FrameRef, Header, HEADER_LEN};
+use crate::{
+    header::check_prefix, Config, DecodeError, Frame, FramePart, FrameRef, Header, Stats,
+    HEADER_LEN,
+};
 
 /// Where the decoder is inside the stream. Cached so that a partial read
 /// never parses a header twice. The first two states are the hot path
@@ -190,6 +193,8 @@ pub struct FrameDecoder {
     head_started: bool,
     /// Recovery mode: candidate headers examined while scanning.
     scan_candidates: u64,
+    /// What the decoder has delivered and dropped.
+    stats: Stats,
 }
 
 impl Default for FrameDecoder {
@@ -214,6 +219,7 @@ impl FrameDecoder {
             frame_offset: 0,
             head_started: false,
             scan_candidates: 0,
+            stats: Stats::default(),
         }
     }
 
@@ -275,6 +281,19 @@ impl FrameDecoder {
     /// `true` for a decoder built [`recovering`](Self::recovering).
     pub fn is_recovering(&self) -> bool {
         self.recover
+    }
+
+    /// What this decoder has delivered, dropped and skipped so far: see
+    /// [`Stats`].
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The counts, for the layers above the decoder that count too (the
+    /// deadlines).
+    #[allow(dead_code)]
+    pub(crate) fn stats_mut(&mut self) -> &mut Stats {
+        &mut self.stats
     }
 
     /// How many bytes of the stream this decoder has consumed: the stream
@@ -393,7 +412,14 @@ impl FrameDecoder {
                     self.state = State::Head;
                 }
                 return match result {
-                    Ok(frame) => Ok(frame.map(make)),
+                    Ok(Some(payload)) => {
+                        self.stats.decoded();
+                        Ok(Some(make(payload)))
+                    }
+                    Ok(None) => Ok(None),
+                    // A failed decoder repeating its error (`done` false)
+                    // was counted the first time.
+                    Err(e) if done => fail(self.noted(e)),
                     Err(e) => fail(e),
                 };
             }
@@ -410,8 +436,11 @@ impl FrameDecoder {
         self.state = State::Head;
         self.position += len as u64;
         match header.verify_payload(&payload) {
-            Ok(()) => Ok(Some(make(payload))),
-            Err(e) => fail(e),
+            Ok(()) => {
+                self.stats.decoded();
+                Ok(Some(make(payload)))
+            }
+            Err(e) => fail(self.noted(e)),
         }
     }
 
@@ -455,7 +484,7 @@ impl FrameDecoder {
         recover::skip(src, 1, &mut self.position);
         let max = self.config.max_read_frame_len;
         if scan.run(src, &mut self.position, &mut self.scan_candidates, max) {
-            return Err(scan.skipped(self.position));
+            return Err(self.noted(scan.skipped(self.position)));
         }
         self.state = State::Slow(Slow::Scan(scan));
         Ok(None)
@@ -463,6 +492,12 @@ impl FrameDecoder {
 
     fn fail(&mut self, e: DecodeError) -> DecodeError {
         self.state = State::Slow(Slow::Failed(e.clone()));
+        self.noted(e)
+    }
+
+    /// An error reported for the first time: counted (and traced).
+    fn noted(&mut self, e: DecodeError) -> DecodeError {
+        self.stats.decode_error(&e, self.frame_offset);
         e
     }
 
@@ -536,7 +571,7 @@ impl FrameDecoder {
                 recover::skip(src, src.len(), &mut self.position);
                 let skipped = scan.skipped(self.position);
                 self.state = State::Head;
-                return Err(skipped);
+                return Err(self.noted(skipped));
             }
         };
         if !self.recover {
@@ -557,11 +592,12 @@ impl FrameDecoder {
         recover::skip(src, src.len(), &mut self.position);
         self.position += self.body_len() as u64;
         self.state = State::Head;
-        Err(DecodeError::Skipped {
+        let skipped = DecodeError::Skipped {
             offset: self.frame_offset,
             len: self.position - self.frame_offset,
             cause: Box::new(truncated),
-        })
+        };
+        Err(self.noted(skipped))
     }
 
     /// The bytes of the payload in progress held in its own buffer.

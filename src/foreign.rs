@@ -38,6 +38,11 @@ pub enum ForeignProtocol {
     Text,
     /// Zero bytes: uninitialised or zero-filled data.
     Zeros,
+    /// A length prefix, as tokio-util's `LengthDelimitedCodec` writes it
+    /// (and most ad-hoc framings): a big-endian u32 of 1 to 8 MiB (that
+    /// codec's default limit), which also covers a big-endian u16 prefix
+    /// below 256 followed by its payload.
+    LengthPrefixed,
 }
 
 impl ForeignProtocol {
@@ -49,6 +54,8 @@ impl ForeignProtocol {
     ///
     /// assert_eq!(ForeignProtocol::detect(b"GET / HTTP/1.1\r\n"), Some(ForeignProtocol::Http1));
     /// assert_eq!(ForeignProtocol::detect(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]), Some(ForeignProtocol::TlsClientHello));
+    /// // A LengthDelimitedCodec peer: a u32 big-endian length, then the payload.
+    /// assert_eq!(ForeignProtocol::detect(b"\0\0\0\x05hello"), Some(ForeignProtocol::LengthPrefixed));
     /// assert_eq!(ForeignProtocol::detect(&[0xC1, 0x4C]), None);
     /// ```
     #[cfg(feature = "inspect")]
@@ -74,6 +81,7 @@ impl ForeignProtocol {
             _ if token(b"SSH-") => Some(ForeignProtocol::Ssh),
             _ if HTTP1.iter().any(|t| token(t)) => Some(ForeignProtocol::Http1),
             _ if prefix.iter().all(|&b| b == 0) => Some(ForeignProtocol::Zeros),
+            _ if length_prefixed(prefix) => Some(ForeignProtocol::LengthPrefixed),
             _ if prefix
                 .iter()
                 .all(|&b| b.is_ascii_graphic() || matches!(b, b' ' | b'\r' | b'\n' | b'\t')) =>
@@ -82,6 +90,25 @@ impl ForeignProtocol {
             }
             _ => None,
         }
+    }
+}
+
+/// `LengthDelimitedCodec`'s default `max_frame_length`.
+const LENGTH_PREFIX_MAX: u32 = 8 * 1024 * 1024;
+
+/// A plausible length prefix at the front of `prefix` (not all zeros, which
+/// [`ForeignProtocol::Zeros`] takes first): a u32 BE of 1 to 8 MiB, i.e. a
+/// zero byte, then three bytes not all zero (with two or three bytes
+/// received: a zero byte, then a nonzero one). A u16 BE prefix below 256
+/// followed by its payload reads as one too; a larger u16 cannot be told
+/// from other binary data in the bytes a decoder looks at.
+fn length_prefixed(prefix: &[u8]) -> bool {
+    match prefix {
+        [0, b1, b2, b3, ..] => {
+            (1..=LENGTH_PREFIX_MAX).contains(&u32::from_be_bytes([0, *b1, *b2, *b3]))
+        }
+        [0, b1] | [0, b1, _] => *b1 != 0,
+        _ => false,
     }
 }
 
@@ -97,6 +124,9 @@ impl fmt::Display for ForeignProtocol {
             ForeignProtocol::Ssh => "peer sent an SSH banner",
             ForeignProtocol::Text => "peer sent plain text",
             ForeignProtocol::Zeros => "zero bytes (zero-filled or uninitialised data?)",
+            ForeignProtocol::LengthPrefixed => {
+                "peer sent a length-prefixed (LengthDelimitedCodec-style) frame"
+            }
         })
     }
 }

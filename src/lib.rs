@@ -117,6 +117,7 @@ mod error;
 mod foreign;
 mod frame;
 mod header;
+mod stats;
 
 #[cfg(feature = "tokio")]
 mod codec;
@@ -137,6 +138,7 @@ pub use frame::{Frame, FrameRef, Received};
 pub use header::{Header, HEADER_LEN, MAGIC, VERSION};
 #[cfg(feature = "tokio")]
 pub use sink::FrameSink;
+pub use stats::Stats;
 
 #[doc = include_str!("../PROTOCOL.md")]
 pub mod spec {

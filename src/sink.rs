@@ -181,6 +181,13 @@ impl<W> FrameSink<W> {
         self.backpressure_boundary = boundary;
     }
 
+    /// The frames and bytes written (headers included, counted once the
+    /// limit check has accepted a frame) and fatal errors (a poisoned
+    /// writer): the writing fields of [`Stats`](crate::Stats).
+    pub fn stats(&self) -> crate::Stats {
+        self.queue.stats()
+    }
+
     /// `true` after a write failed in a way that may have left the stream
     /// inside a frame; see the type docs.
     pub fn is_poisoned(&self) -> bool {
@@ -219,6 +226,7 @@ impl<W> FrameSink<W> {
     fn queue_frame(&mut self, payload: Bytes) -> Result<(), Error> {
         self.queue.usable()?;
         let header = checked_header(&payload, self.config.max_write_frame_len)?;
+        self.queue.accepted(payload.len());
         self.queue.push(&header, payload);
         Ok(())
     }

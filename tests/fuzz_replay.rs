@@ -58,7 +58,15 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn committed_corpus_and_regressions_pass_every_property() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest_dir.join("fuzz");
+    // The published package carries this test (for the vectors test below)
+    // but not the corpus; cargo marks an unpacked package with
+    // Cargo.toml.orig. In the repository the corpus must be there.
+    if !root.exists() && manifest_dir.join("Cargo.toml.orig").exists() {
+        eprintln!("an unpacked package: fuzz/ is not in it, nothing to replay");
+        return;
+    }
     let mut replayed = 0;
     for target in TARGETS {
         for dir in ["corpus", "regressions", "artifacts"] {

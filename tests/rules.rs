@@ -278,8 +278,11 @@ fn eof_rules() {
 
 #[test]
 fn foreign_protocols_are_named_and_rejected_after_two_bytes() {
-    let cases: [(&[u8], ForeignProtocol); 5] = [
+    let cases: [(&[u8], ForeignProtocol); 7] = [
         (b"GET / HTTP/1.1\r\n", ForeignProtocol::Http1),
+        // tokio-util's LengthDelimitedCodec (u32 BE length), and a u16 BE one.
+        (b"\0\0\0\x05hello", ForeignProtocol::LengthPrefixed),
+        (b"\0\x05hello", ForeignProtocol::LengthPrefixed),
         (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", ForeignProtocol::Http2),
         (
             &[0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00],
@@ -312,6 +315,28 @@ fn foreign_protocols_are_named_and_rejected_after_two_bytes() {
             supported: 1
         })
     );
+}
+
+#[test]
+fn a_length_delimited_codec_peer_is_named() {
+    // What tokio-util's LengthDelimitedCodec sends for b"hello".
+    let err = read_frame(&mut &b"\0\0\0\x05hello"[..]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "bad magic 0x0000 (expected 0xc14c): peer sent a length-prefixed \
+         (LengthDelimitedCodec-style) frame"
+    );
+    let detect = ForeignProtocol::detect;
+    // The same through the codec path, as the bytes arrive: after two bytes
+    // a zero and a nonzero byte, after four the u32.
+    assert_eq!(detect(b"\0\x05"), Some(ForeignProtocol::LengthPrefixed));
+    assert_eq!(detect(b"\0\0\x01\0"), Some(ForeignProtocol::LengthPrefixed)); // 256
+    assert_eq!(detect(b"\0\x80\0\0"), Some(ForeignProtocol::LengthPrefixed)); // 8 MiB
+                                                                              // Not plausible: over LengthDelimitedCodec's 8 MiB default, or zero.
+    assert_eq!(detect(b"\0\x80\0\x01"), None);
+    assert_eq!(detect(b"\0\0\0\0"), Some(ForeignProtocol::Zeros));
+    assert_eq!(detect(b"\0\0"), Some(ForeignProtocol::Zeros));
+    assert_eq!(detect(b"\x7f\0\0\x05"), None);
 }
 
 #[test]

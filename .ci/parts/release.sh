@@ -27,15 +27,19 @@ fi
 
 echo "--- cargo package: file list, then build and test the unpacked crate"
 # (LPFRAME_ALLOW_DIRTY=1 to try it on uncommitted changes.)
-cargo package -p lpframe --no-verify --quiet ${LPFRAME_ALLOW_DIRTY:+--allow-dirty}
+# A warning here is a target dropped or a field that does not resolve.
+cargo package -p lpframe --no-verify ${LPFRAME_ALLOW_DIRTY:+--allow-dirty} 2>"$scratch/package.log" ||
+  { cat "$scratch/package.log" >&2; exit 1; }
+if grep -i "^warning" "$scratch/package.log"; then echo "cargo package warns" >&2; exit 1; fi
 crate="$(ls -t target/package/lpframe-*.crate | head -1)"
 ls -l "$crate"
 tar -tzf "$crate" | sed 's|^[^/]*/||' | sort > "$scratch/files"
 wc -l < "$scratch/files"
-for unwanted in '^\.ci/' '^fuzz/' '^tools/' '^interop/' '^cli/' '^tests/fuzz_replay\.rs$'; do
+for unwanted in '^\.ci/' '^fuzz/' '^tools/' '^interop/' '^cli/'; do
   if grep -E "$unwanted" "$scratch/files"; then echo "the package carries $unwanted" >&2; exit 1; fi
 done
-for needed in LICENSE-MIT LICENSE-APACHE PROTOCOL.md README.md tests/vectors/lpf-v1.txt Cargo.lock; do
+for needed in LICENSE-MIT LICENSE-APACHE PROTOCOL.md README.md BENCHMARKS.md RELIABILITY.md \
+  tests/vectors/lpf-v1.txt tests/fuzz_replay.rs Cargo.lock; do
   grep -qx "$needed" "$scratch/files" || { echo "the package lacks $needed" >&2; exit 1; }
 done
 mkdir "$scratch/unpacked"
@@ -48,6 +52,15 @@ echo "--- MSRV $msrv: the library builds with it and the committed lock"
 rustup toolchain install "$msrv" --profile minimal >/dev/null 2>&1 || true
 cargo "+$msrv" build -p lpframe --locked --target-dir "$scratch/msrv"
 cargo "+$msrv" build -p lpframe --locked --no-default-features --target-dir "$scratch/msrv"
+echo "--- MSRV $msrv: every crate of the workspace checks with it (lib and bin targets)"
+# Each member must declare the same rust-version, so that nothing newer
+# slips into a crate that no one builds with the old toolchain.
+for manifest in $(cargo metadata --no-deps --format-version 1 --locked |
+  grep -o '"manifest_path":"[^"]*"' | sed 's/^"manifest_path":"//; s/"$//'); do
+  grep -q "^rust-version = \"$msrv\"" "$manifest" ||
+    { echo "$manifest does not declare rust-version = \"$msrv\"" >&2; exit 1; }
+done
+cargo "+$msrv" check --workspace --locked --lib --bins --target-dir "$scratch/msrv"
 
 echo "--- minimal versions of the direct dependencies (-Z direct-minimal-versions)"
 if have_nightly; then

@@ -170,6 +170,50 @@ pub fn error_offset(e: &DecodeError, frame_offset: u64) -> u64 {
     }
 }
 
+/// `--json` of `decode`, `send` and `listen`: a frame (or reply) as one
+/// JSON line. `payload_hex` always; `text` the payload as a string when it
+/// is UTF-8, else null; `offset` null where it is not tracked. `extra` adds fields (e.g. the peer's address).
+pub fn frame_json(
+    event: &str,
+    offset: Option<u64>,
+    payload: &[u8],
+    extra: &[(&str, serde_json::Value)],
+) -> String {
+    let mut o = serde_json::Map::new();
+    o.insert("event".into(), event.into());
+    for (k, v) in extra {
+        o.insert((*k).into(), v.clone());
+    }
+    o.insert("offset".into(), offset.into());
+    o.insert("length".into(), payload.len().into());
+    o.insert("payload_hex".into(), Hex(payload).to_string().into());
+    o.insert(
+        "text".into(),
+        std::str::from_utf8(payload).map_or(serde_json::Value::Null, Into::into),
+    );
+    serde_json::Value::Object(o).to_string()
+}
+
+/// `--json`: a decode error as one JSON line: `error` (its name in
+/// PROTOCOL.md 4.2), `canonical`, `message`, `fatal`, and for a skip
+/// `skipped_bytes`.
+pub fn error_json(offset: u64, e: &DecodeError, extra: &[(&str, serde_json::Value)]) -> String {
+    let mut o = serde_json::Map::new();
+    o.insert("event".into(), "error".into());
+    for (k, v) in extra {
+        o.insert((*k).into(), v.clone());
+    }
+    o.insert("offset".into(), offset.into());
+    o.insert("error".into(), e.name().into());
+    o.insert("canonical".into(), e.canonical().to_string().into());
+    o.insert("message".into(), describe(e).into());
+    o.insert("fatal".into(), e.is_fatal().into());
+    if let DecodeError::Skipped { len, .. } = e {
+        o.insert("skipped_bytes".into(), (*len).into());
+    }
+    serde_json::Value::Object(o).to_string()
+}
+
 /// A deadline option, in seconds (`1.5`); 0 means none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Secs(pub Option<Duration>);

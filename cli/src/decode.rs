@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use lpframe::{Config, DecodeError};
 
-use crate::common::{describe, error_offset, plural, warn, Input, Out, PayloadFormat};
+use crate::common::{
+    describe, error_json, error_offset, frame_json, plural, warn, Input, Out, PayloadFormat,
+};
 use crate::source::{Source, Step};
 use crate::{Fail, Status};
 
@@ -23,6 +25,14 @@ pub struct Args {
     /// error, or a skip with --recover).
     #[arg(long, default_value_t = lpframe::DEFAULT_MAX_FRAME_LEN)]
     max_frame_len: u32,
+    /// One JSON object per line instead of payloads: {"event":"frame",
+    /// "offset","length","payload_hex","text" (the payload if UTF-8, else
+    /// null)}, {"event":"error","offset","error","canonical","message",
+    /// "fatal","skipped_bytes" (a skip only)}, and last {"event":"summary",
+    /// "frames","dropped_frames","skipped_bytes","end" ("eof" or "fatal")}.
+    /// Errors still go to standard error too.
+    #[arg(long, conflicts_with_all = ["lines", "hex"])]
+    json: bool,
 }
 
 pub fn run(args: Args) -> Result<Status, Fail> {
@@ -36,7 +46,16 @@ pub fn run(args: Args) -> Result<Status, Fail> {
         match src.step() {
             Step::Frame(frame) => {
                 frames += 1;
-                args.out.write(&mut out, frame.payload())?;
+                if args.json {
+                    out.line(frame_json(
+                        "frame",
+                        Some(src.frame_offset()),
+                        frame.payload(),
+                        &[],
+                    ))?;
+                } else {
+                    args.out.write(&mut out, frame.payload())?;
+                }
             }
             Step::NeedInput => {
                 // The read may block (a pipe): what is decoded goes out first.
@@ -47,6 +66,13 @@ pub fn run(args: Args) -> Result<Status, Fail> {
             Step::Error(e) => {
                 out.flush()?;
                 let offset = error_offset(&e, src.frame_offset());
+                if args.json {
+                    out.line(error_json(offset, &e, &[]))?;
+                    if e.is_fatal() {
+                        out.line(summary(frames, dropped, skipped, "fatal"))?;
+                    }
+                    out.flush()?;
+                }
                 warn(format!(
                     "{}: offset {offset}: {}",
                     src.input.name,
@@ -60,6 +86,9 @@ pub fn run(args: Args) -> Result<Status, Fail> {
             }
         }
     }
+    if args.json {
+        out.line(summary(frames, dropped, skipped, "eof"))?;
+    }
     out.flush()?;
     if dropped + skipped > 0 {
         warn(format!(
@@ -71,4 +100,16 @@ pub fn run(args: Args) -> Result<Status, Fail> {
         ));
     }
     Ok(Status::from_errors(dropped + skipped))
+}
+
+/// `--json`'s last line.
+fn summary(frames: u64, dropped: u64, skipped: u64, end: &str) -> String {
+    serde_json::json!({
+        "event": "summary",
+        "frames": frames,
+        "dropped_frames": dropped,
+        "skipped_bytes": skipped,
+        "end": end,
+    })
+    .to_string()
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use lpframe::FrameWriter;
 
-use crate::common::{inputs, Input};
+use crate::common::{inputs, plural, Input};
 use crate::Fail;
 
 /// Frames every input — each of `files` (standard input if none), whole or,
@@ -56,8 +56,9 @@ pub fn read_whole(input: &mut Input, max: u32) -> Result<Vec<u8>, Fail> {
         .map_err(|e| input.error(e))?;
     if payload.len() as u64 > u64::from(max) {
         return Err(Fail::error(format!(
-            "{}: larger than --max-frame-len ({max} bytes): refused without reading the rest",
-            input.name
+            "{}: larger than --max-frame-len ({}): refused without reading the rest",
+            input.name,
+            plural(u64::from(max), "byte")
         )));
     }
     Ok(payload)
@@ -111,8 +112,10 @@ impl Lines {
         let payload = line.strip_suffix(b"\r").unwrap_or(line);
         if payload.len() as u64 > u64::from(self.max) {
             return Err(Fail::error(format!(
-                "{}: line {} is longer than --max-frame-len ({} bytes)",
-                self.name, self.number, self.max
+                "{}: line {} is longer than --max-frame-len ({})",
+                self.name,
+                self.number,
+                plural(u64::from(self.max), "byte")
             )));
         }
         Ok(Some(payload))

@@ -29,13 +29,28 @@ pub struct Args {
     #[arg(long)]
     recover: bool,
     /// One JSON object per line: an event per frame, error and skipped
-    /// range, then a summary (cli/README.md lists every field).
-    #[arg(long)]
+    /// range, then a summary.
+    #[arg(long, long_help = JSON_HELP)]
     json: bool,
     /// Largest payload to accept, in bytes.
     #[arg(long, default_value_t = lpframe::DEFAULT_MAX_FRAME_LEN)]
     max_frame_len: u32,
 }
+
+/// `inspect --help`'s account of `--json`: every field, for someone who
+/// has the binary and not the repository.
+const JSON_HELP: &str = "One JSON object per line (serde_json), in stream order. \"event\" is \
+\"frame\", \"error\", \"skipped\" or, last, \"summary\".
+  frame, error, skipped: offset (of the header; of the first skipped byte), magic (hex, \
+or null), version, flags, length (numbers or null), payload_crc, header_crc (\"0x...\" or \
+null), raw_hex (the bytes at offset, only when the magic failed), checks {magic, version, \
+header_crc, flags, length, payload_crc: \"ok\", \"bad\" or \"not_checked\"}.
+  frame adds preview_hex (the first 64 payload bytes).
+  error adds error (its name in PROTOCOL.md 4.2), canonical (the test vectors' text), \
+message, fatal (true: only the summary follows).
+  skipped adds skipped_bytes, cause (the error that started the skip), canonical, message.
+  summary: frames, payload_bytes, errors, dropped_frames, skipped_bytes, end (\"eof\" or \
+\"fatal\"), input_bytes (null after a fatal error), stopped_at (null at eof).";
 
 /// How many payload bytes a JSON frame event shows.
 const JSON_PREVIEW: usize = 64;

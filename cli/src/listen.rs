@@ -32,7 +32,9 @@ use tokio::sync::{mpsc, oneshot, watch, Notify, OwnedSemaphorePermit, Semaphore}
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 
-use crate::common::{describe, parse_secs, plural, secs, warn, Out, PayloadFormat, Secs};
+use crate::common::{
+    describe, frame_json, parse_secs, plural, secs, warn, Out, PayloadFormat, Secs,
+};
 use crate::{Fail, Status};
 
 #[derive(clap::Args)]
@@ -67,6 +69,12 @@ pub struct Args {
     max_frame_len: u32,
     #[command(flatten)]
     out: PayloadFormat,
+    /// JSON lines on standard output: first {"event":"listening","addr"},
+    /// then per frame {"event":"frame","peer","offset" (null: not
+    /// tracked),"length","payload_hex","text" (the payload if UTF-8, else
+    /// null)}. Failures and the summary stay on standard error.
+    #[arg(long, conflicts_with_all = ["lines", "hex"])]
+    json: bool,
 }
 
 /// Echo bytes a connection queues before it stops reading its peer.
@@ -118,6 +126,7 @@ impl Shared {
 }
 
 struct Print {
+    peer: SocketAddr,
     payload: Bytes,
     _permit: OwnedSemaphorePermit,
 }
@@ -149,7 +158,11 @@ async fn serve(args: Args) -> Result<Status, Fail> {
         .local_addr()
         .map_err(|e| Fail::error(format!("{}: {e}", args.addr)))?;
     let mut out = Out::stdout()?;
-    out.line(format!("listening on {local}"))?;
+    if args.json {
+        out.line(serde_json::json!({"event": "listening", "addr": local.to_string()}))?;
+    } else {
+        out.line(format!("listening on {local}"))?;
+    }
     out.flush()?;
     let summary = |connections: u64, frames: u64, errors: u64| {
         warn(format!(
@@ -169,11 +182,11 @@ async fn serve(args: Args) -> Result<Status, Fail> {
 
     let (print_tx, print_rx) = mpsc::unbounded_channel();
     let (printed_tx, mut printed) = oneshot::channel();
-    let format = args.out;
+    let (format, json) = (args.out, args.json);
     // A thread of its own: a blocked standard output never holds up the
     // runtime, and is not waited for at the end.
     std::thread::spawn(move || {
-        let _ = printed_tx.send(print_loop(out, print_rx, format));
+        let _ = printed_tx.send(print_loop(out, print_rx, format, json));
     });
     let shared = Arc::new(Shared {
         echo: args.echo,
@@ -268,9 +281,15 @@ fn print_loop(
     mut out: Out,
     mut rx: mpsc::UnboundedReceiver<Print>,
     format: PayloadFormat,
+    json: bool,
 ) -> Result<(), Fail> {
     while let Some(p) = rx.blocking_recv() {
-        format.write(&mut out, &p.payload)?;
+        if json {
+            let peer = [("peer", p.peer.to_string().into())];
+            out.line(frame_json("frame", None, &p.payload, &peer))?;
+        } else {
+            format.write(&mut out, &p.payload)?;
+        }
         drop(p);
         if rx.is_empty() {
             out.flush()?;
@@ -458,7 +477,11 @@ impl Conn {
                 {
                     match (permit, self.pending.take()) {
                         (Ok(permit), Some(payload)) => {
-                            let _ = self.sh.print.send(Print { payload, _permit: permit });
+                            let _ = self.sh.print.send(Print {
+                                peer: self.peer,
+                                payload,
+                                _permit: permit,
+                            });
                         }
                         // The printer is gone: the listener is ending.
                         _ => return End::Abort,
@@ -562,6 +585,7 @@ impl Conn {
         {
             if let Some(payload) = self.pending.take() {
                 let _ = self.sh.print.send(Print {
+                    peer: self.peer,
                     payload,
                     _permit: permit,
                 });
@@ -606,6 +630,7 @@ impl Conn {
             };
             if let Some(Ok(permit)) = permit {
                 let _ = self.sh.print.send(Print {
+                    peer: self.peer,
                     payload,
                     _permit: permit,
                 });

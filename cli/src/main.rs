@@ -170,6 +170,9 @@ pub enum Fail {
     Error(String),
     /// One line on standard error, status 4.
     Timeout(String),
+    /// One line on standard error, status 2 (a usage error found after
+    /// parsing, e.g. an address without a port).
+    Usage(String),
 }
 
 impl Fail {
@@ -208,6 +211,10 @@ fn main() -> ExitCode {
         Err(Fail::Timeout(msg)) => {
             common::warn(msg);
             ExitCode::from(4)
+        }
+        Err(Fail::Usage(msg)) => {
+            common::warn(msg);
+            ExitCode::from(2)
         }
     }
 }

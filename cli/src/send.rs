@@ -6,8 +6,8 @@
 //! us, whatever the input's size; memory holds one line or input (at most
 //! `--max-frame-len`), one reply, and fixed buffers.
 
-use std::io;
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 
 use lpframe::{Config, Error, FrameReader, FrameWriter};
 
-use crate::common::{describe, error_offset, parse_secs, secs, warn, Out, PayloadFormat, Secs};
+use crate::common::{
+    describe, error_json, error_offset, frame_json, inputs, parse_secs, secs, warn, Input, Out,
+    PayloadFormat, Secs,
+};
 use crate::input::frame_inputs;
 use crate::{Fail, Status};
 
@@ -28,6 +31,11 @@ pub struct Args {
     /// One frame per line of the input, sent as soon as the line is read.
     #[arg(long)]
     lines: bool,
+    /// The input is LPF frames already (an .lpf capture, `encode`'s
+    /// output): replay it byte for byte, as it is read, unchecked and
+    /// unframed (a damaged capture replays its damage).
+    #[arg(long, conflicts_with = "lines")]
+    frames: bool,
     /// Print this many replies (one per line); exit once the input is
     /// sent and they are printed (later replies are read and discarded).
     #[arg(long, default_value_t = 0)]
@@ -40,6 +48,12 @@ pub struct Args {
     /// Print replies as hex.
     #[arg(long)]
     hex: bool,
+    /// Print replies as JSON lines: {"event":"reply","offset","length",
+    /// "payload_hex","text" (the payload if UTF-8, else null)}; a damaged
+    /// reply as {"event":"error","offset","error","canonical","message",
+    /// "fatal"} (also on standard error).
+    #[arg(long, conflicts_with = "hex")]
+    json: bool,
     /// Largest payload to send, and to accept in a reply, in bytes.
     #[arg(long, default_value_t = lpframe::DEFAULT_MAX_FRAME_LEN)]
     max_frame_len: u32,
@@ -60,6 +74,9 @@ enum Event {
 }
 
 pub fn run(args: Args) -> Result<Status, Fail> {
+    if let Some(hint) = missing_port(&args.addr) {
+        return Err(Fail::Usage(format!("address needs a port: {hint}")));
+    }
     let args = Arc::new(args);
     let stream = connect(&args.addr, args.timeout.0)?;
     let _ = stream.set_nodelay(true);
@@ -91,6 +108,18 @@ pub fn run(args: Args) -> Result<Status, Fail> {
             Ok(Event::Replies(result)) => return result,
             Err(_) => return Err(Fail::error("the sending threads ended without a result")),
         }
+    }
+}
+
+/// `ADDR:PORT` to suggest when `addr` has no port (`127.0.0.1`, `::1`,
+/// `[::1]`, `localhost`), else `None`.
+fn missing_port(addr: &str) -> Option<String> {
+    match addr.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => Some(format!("{ip}:PORT")),
+        Ok(IpAddr::V6(ip)) => Some(format!("[{ip}]:PORT")),
+        Err(_) if addr.starts_with('[') && addr.ends_with(']') => Some(format!("{addr}:PORT")),
+        Err(_) if !addr.contains(':') => Some(format!("{addr}:PORT")),
+        Err(_) => None,
     }
 }
 
@@ -146,7 +175,12 @@ fn send_input(stream: TcpStream, args: &Args, sent: &Mutex<Option<Instant>>) -> 
             other => Fail::error(format!("{addr}: sending: {other}")),
         }
     };
-    frame_inputs(&args.files, args.lines, args.max_frame_len, &mut w, failed)?;
+    if args.frames {
+        replay(&args.files, w.get_mut(), failed)?;
+    } else {
+        warn_if_frames(&args.files, args.lines);
+        frame_inputs(&args.files, args.lines, args.max_frame_len, &mut w, failed)?;
+    }
     // Marked before the FIN, so that the reply reader, which may see the
     // peer close right after it, knows that everything was sent.
     if let Ok(mut at) = sent.lock() {
@@ -194,7 +228,12 @@ fn read_replies(
             Ok(Some(frame)) => {
                 last_reply = Instant::now();
                 if let (Some(out), true) = (out.as_mut(), printed < wait) {
-                    format.write(out, frame.payload())?;
+                    if args.json {
+                        let offset = reader.decoder().frame_offset();
+                        out.line(frame_json("reply", Some(offset), frame.payload(), &[]))?;
+                    } else {
+                        format.write(out, frame.payload())?;
+                    }
                     out.flush()?;
                     printed += 1;
                 }
@@ -215,6 +254,10 @@ fn read_replies(
             Err(Error::Decode(e)) => {
                 let offset = error_offset(&e, reader.decoder().frame_offset());
                 let what = format!("{addr}: reply at offset {offset}: {}", describe(&e));
+                if let (Some(out), true) = (out.as_mut(), args.json) {
+                    out.line(error_json(offset, &e, &[]))?;
+                    out.flush()?;
+                }
                 if e.is_fatal() {
                     return Err(Fail::error(what));
                 }
@@ -241,6 +284,48 @@ fn read_replies(
         {
             // Done; the peer is quiet, or has had --timeout to close.
             return Ok(Status::from_errors(dropped));
+        }
+    }
+}
+
+/// `--frames`: every input's bytes to `stream` as they are read.
+fn replay(
+    files: &[PathBuf],
+    stream: &mut TcpStream,
+    failed: impl Fn(Error) -> Fail,
+) -> Result<(), Fail> {
+    let mut buf = vec![0u8; 64 * 1024];
+    for path in inputs(files) {
+        let mut input = Input::open(path)?;
+        loop {
+            let n = match input.file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(input.error(e)),
+            };
+            stream
+                .write_all(buf.get(..n).unwrap_or_default())
+                .map_err(|e| failed(Error::Io(e)))?;
+        }
+    }
+    Ok(())
+}
+
+/// A file sent whole that starts with the LPF magic is probably a capture:
+/// say how to replay its frames instead.
+fn warn_if_frames(files: &[PathBuf], lines: bool) {
+    if lines {
+        return;
+    }
+    for f in files {
+        let mut magic = [0u8; 2];
+        let starts = std::fs::File::open(f).and_then(|mut file| file.read_exact(&mut magic));
+        if starts.is_ok() && magic == lpframe::MAGIC {
+            warn(format!(
+                "{}: starts with the LPF magic: sent as one frame (--frames replays its frames as they are)",
+                f.display()
+            ));
         }
     }
 }

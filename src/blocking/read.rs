@@ -429,6 +429,12 @@ impl<R> FrameReader<R> {
         self.decoder.config_mut()
     }
 
+    /// What this reader has decoded, dropped and skipped (see
+    /// [`Stats`](crate::Stats)).
+    pub fn stats(&self) -> crate::Stats {
+        self.decoder.stats()
+    }
+
     /// The decoder: stream offsets (for messages such as "error at offset
     /// N"), failed state, recovery counters.
     pub fn decoder(&self) -> &FrameDecoder {

@@ -187,6 +187,7 @@ impl<W: Write> FrameWriter<W> {
     pub fn write_frame(&mut self, payload: &[u8]) -> Result<(), Error> {
         self.queue.usable()?;
         let header = checked_header(payload, self.config.max_write_frame_len)?;
+        self.queue.accepted(payload.len());
         let total = HEADER_LEN + payload.len();
         if self.queue.len() + total > WRITE_BUFFER {
             if let Err(e) = self.flush_buf() {
@@ -236,6 +237,13 @@ impl<W: Write> FrameWriter<W> {
             self.queue.wrote(result, offered)?;
         }
         Ok(())
+    }
+
+    /// The frames and bytes written (headers included, counted once the
+    /// limit check has accepted a frame) and fatal errors (a poisoned
+    /// writer): the writing fields of [`Stats`](crate::Stats).
+    pub fn stats(&self) -> crate::Stats {
+        self.queue.stats()
     }
 
     /// `true` after a write failed inside a frame; see the type docs.

@@ -64,6 +64,8 @@ pub(crate) struct WriteQueue {
     /// Headers and copied payloads, after everything in `chunks`.
     buf: BytesMut,
     poisoned: bool,
+    /// The writer's counts.
+    stats: crate::stats::WriteStats,
 }
 
 impl WriteQueue {
@@ -74,6 +76,7 @@ impl WriteQueue {
             chunked: 0,
             buf: BytesMut::with_capacity(capacity),
             poisoned: false,
+            stats: crate::stats::WriteStats::default(),
         }
     }
 
@@ -105,6 +108,17 @@ impl WriteQueue {
         } else {
             Ok(())
         }
+    }
+
+    /// Counts a frame of `payload_len` bytes accepted for writing.
+    #[inline(always)]
+    pub(crate) fn accepted(&mut self, payload_len: usize) {
+        self.stats.written(payload_len);
+    }
+
+    /// The writer's counts (the writing fields of [`Stats`](crate::Stats)).
+    pub(crate) fn stats(&self) -> crate::Stats {
+        self.stats.get()
     }
 
     /// Queues a frame, its payload copied behind its header.
@@ -194,6 +208,7 @@ impl WriteQueue {
     pub(crate) fn on_error(&mut self, e: io::Error) -> Error {
         if !is_retryable(e.kind()) {
             self.poisoned = true;
+            self.stats.write_failed(&e);
         }
         Error::Io(e)
     }
