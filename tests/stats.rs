@@ -25,10 +25,6 @@ fn with_damage() -> Vec<u8> {
     wire
 }
 
-fn recovering() -> Config {
-    Config::new().recover(true)
-}
-
 /// What every reading path must count for `with_damage` in recovery mode.
 fn damaged_recovered(s: Stats) {
     assert_eq!(s.frames_decoded, 3, "{s:?}");
@@ -57,7 +53,7 @@ fn with_fatal_end() -> Vec<u8> {
 fn the_decoder_counts_in_any_chunking() {
     let wire = with_damage();
     for chunk in [1, 2, 7, 16, wire.len()] {
-        let mut decoder = FrameDecoder::with_config(recovering());
+        let mut decoder = FrameDecoder::recovering(Config::new());
         let mut buf = BytesMut::new();
         for piece in wire.chunks(chunk) {
             buf.extend_from_slice(piece);
@@ -100,7 +96,7 @@ fn a_truncated_stream_is_one_fatal_error() {
 #[test]
 fn the_blocking_reader_counts() {
     let wire = with_damage();
-    let mut reader = FrameReader::with_config(&wire[..], recovering());
+    let mut reader = FrameReader::recovering(&wire[..], Config::new());
     for _ in 0..20 {
         if let Ok(None) = reader.next_frame() {
             break;
@@ -159,7 +155,7 @@ mod tokio_paths {
     #[tokio::test]
     async fn the_frame_codec_counts_both_ways() {
         let wire = with_damage();
-        let mut rx = FramedRead::new(&wire[..], FrameCodec::with_config(recovering()));
+        let mut rx = FramedRead::new(&wire[..], FrameCodec::recovering(Config::new()));
         let mut items = 0;
         while let Some(item) = rx.next().await {
             assert!(item.is_ok());
@@ -185,7 +181,7 @@ mod tokio_paths {
         // Driven directly: a FramedRead ends the stream at its first error
         // once the input has ended, which would hide the rest.
         let wire = with_damage();
-        let mut codec = PayloadCodec::with_config(recovering());
+        let mut codec = PayloadCodec::recovering(Config::new());
         let mut buf = BytesMut::from(&wire[..]);
         for _ in 0..20 {
             if let Ok(None) = codec.decode(&mut buf) {

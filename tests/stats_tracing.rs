@@ -32,10 +32,6 @@ fn with_fatal_end() -> Vec<u8> {
     wire
 }
 
-fn recovering() -> Config {
-    Config::new().recover(true)
-}
-
 use std::sync::{Arc, Mutex};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -84,7 +80,7 @@ fn dropped_frames_skips_and_fatal_errors_are_events() {
         // with no subscriber: ask them again.
         tracing::callsite::rebuild_interest_cache();
         let wire = with_damage();
-        let mut reader = FrameReader::with_config(&wire[..], recovering());
+        let mut reader = FrameReader::recovering(&wire[..], Config::new());
         while !matches!(reader.next_frame(), Ok(None)) {}
         let wire = with_fatal_end();
         let mut reader = FrameReader::new(&wire[..]);

@@ -36,10 +36,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<Status, Fail> {
-    let config = Config::new()
-        .max_read_frame_len(args.max_frame_len)
-        .recover(args.recover);
-    let mut src = Source::new(Input::open(args.file.as_deref())?, config);
+    let config = Config::new().max_read_frame_len(args.max_frame_len);
+    let mut src = Source::new(Input::open(args.file.as_deref())?, config, args.recover);
     let mut out = Out::stdout()?;
     let (mut frames, mut dropped, mut skipped) = (0u64, 0u64, 0u64);
     loop {

@@ -138,7 +138,7 @@ impl<'a> View<'a> {
             // Judged on its own: the CRC of a header of another version
             // (or with a wrong version byte) is still right or wrong.
             if let Some(h) = header {
-                header_crc = if h.header_crc == h.computed_header_crc() {
+                header_crc = if h.header_crc() == h.computed_header_crc() {
                     Ok
                 } else {
                     Bad
@@ -167,7 +167,7 @@ impl<'a> View<'a> {
 
     fn version(&self) -> Option<u8> {
         match self.header {
-            Some(h) => Some(h.version),
+            Some(h) => Some(h.version()),
             None if self.raw => None,
             None => self.bytes.get(2).copied(),
         }
@@ -178,10 +178,10 @@ impl<'a> View<'a> {
         HeaderJson {
             magic: self.magic(),
             version: self.version(),
-            flags: h.map(|h| h.flags.bits()),
-            length: h.map(|h| h.len),
-            payload_crc: h.map(|h| crc(h.payload_crc)),
-            header_crc: h.map(|h| crc(h.header_crc)),
+            flags: h.map(|h| h.flags()),
+            length: h.map(|h| h.len()),
+            payload_crc: h.map(|h| crc(h.payload_crc())),
+            header_crc: h.map(|h| crc(h.header_crc())),
             raw_hex: self.raw.then(|| Hex(self.bytes).to_string()),
             checks: &self.checks,
         }
@@ -259,10 +259,8 @@ struct Summary {
 }
 
 pub fn run(args: Args) -> Result<Status, Fail> {
-    let config = Config::new()
-        .max_read_frame_len(args.max_frame_len)
-        .recover(args.recover);
-    let mut src = Source::new(Input::open(args.file.as_deref())?, config);
+    let config = Config::new().max_read_frame_len(args.max_frame_len);
+    let mut src = Source::new(Input::open(args.file.as_deref())?, config, args.recover);
     let color = !args.json && io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut report = Report {
         out: Out::stdout()?,
@@ -434,10 +432,10 @@ impl Report {
         let h = view.header;
         let cells = [
             self.cell(view.version().map(|v| v.to_string()), c.version, 7),
-            self.cell(h.map(|h| crc(h.header_crc)), c.header_crc, 14),
-            self.cell(h.map(|h| format!("{:#04x}", h.flags.bits())), c.flags, 8),
-            self.cell(h.map(|h| h.len.to_string()), c.length, 14),
-            self.cell(h.map(|h| crc(h.payload_crc)), c.payload_crc, 14),
+            self.cell(h.map(|h| crc(h.header_crc())), c.header_crc, 14),
+            self.cell(h.map(|h| format!("{:#04x}", h.flags())), c.flags, 8),
+            self.cell(h.map(|h| h.len().to_string()), c.length, 14),
+            self.cell(h.map(|h| crc(h.payload_crc())), c.payload_crc, 14),
         ];
         format!("{offset:>10}  {magic}  {}  {tail}", cells.join("  "))
     }
@@ -494,11 +492,12 @@ mod tests {
     use super::*;
 
     fn header(version: u8, flags: u8) -> [u8; HEADER_LEN] {
-        let mut h = Header::for_payload(b"hello").unwrap();
-        h.version = version;
-        h.flags = lpframe::Flags::from_bits_retain(flags);
-        h.header_crc = h.computed_header_crc();
-        h.to_bytes()
+        let mut b = Header::for_payload(b"hello").unwrap().to_bytes();
+        b[2] = version;
+        b[3] = flags;
+        let crc = Header::from_bytes(&b).computed_header_crc();
+        b[12..].copy_from_slice(&crc.to_be_bytes());
+        b
     }
 
     #[test]
@@ -521,7 +520,7 @@ mod tests {
         );
         let f80 = header(1, 0x80);
         let e = DecodeError::ReservedFlags {
-            flags: lpframe::Flags::from_bits_retain(0x80),
+            flags: 0x80,
         };
         let c = View::new(&f80, Some(&e)).checks;
         assert_eq!(

@@ -38,12 +38,16 @@ pub struct Source {
 }
 
 impl Source {
-    pub fn new(input: Input, config: Config) -> Source {
+    pub fn new(input: Input, config: Config, recover: bool) -> Source {
         Source {
             input,
             buf: BytesMut::new(),
             stage: Vec::new(),
-            decoder: FrameDecoder::with_config(config),
+            decoder: if recover {
+                FrameDecoder::recovering(config)
+            } else {
+                FrameDecoder::with_config(config)
+            },
             read: 0,
             eof: false,
         }

@@ -241,11 +241,12 @@ fn checks(event: &Value) -> [String; 6] {
 /// A header for `payload` with this version and flags, and the header CRC
 /// that is right for those bytes.
 fn header_with(version: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let mut h = lpframe::Header::for_payload(payload).unwrap();
-    h.version = version;
-    h.flags = lpframe::Flags::from_bits_retain(flags);
-    h.header_crc = h.computed_header_crc();
-    let mut wire = h.to_bytes().to_vec();
+    let mut bytes = lpframe::Header::for_payload(payload).unwrap().to_bytes();
+    bytes[2] = version;
+    bytes[3] = flags;
+    let crc = lpframe::Header::from_bytes(&bytes).computed_header_crc();
+    bytes[12..].copy_from_slice(&crc.to_be_bytes());
+    let mut wire = bytes.to_vec();
     wire.extend_from_slice(payload);
     wire
 }

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| lpframe::fuzzing::decode_stream(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| testkit::fuzz::decode_stream(data));

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| lpframe::fuzzing::differential(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| testkit::fuzz::differential(data));

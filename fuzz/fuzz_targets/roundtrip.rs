@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|input: (Vec<(u8, Vec<u8>)>, u8)| lpframe::fuzzing::roundtrip(&input.0, input.1));
+libfuzzer_sys::fuzz_target!(|input: (Vec<(u8, Vec<u8>)>, u8)| testkit::fuzz::roundtrip(&input.0, input.1));

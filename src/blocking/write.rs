@@ -292,6 +292,10 @@ impl<W: Write> FrameWriter<W> {
     /// assert_eq!(wire.len(), 18);
     /// # Ok::<(), lpframe::Error>(())
     /// ```
+    // The writer comes back whole inside the error, as std's
+    // `BufWriter::into_inner` does: boxing it would cost every caller an
+    // allocation on the error path for no gain.
+    #[allow(clippy::result_large_err)]
     pub fn into_inner(mut self) -> Result<W, IntoInnerError<FrameWriter<W>>> {
         match self.flush() {
             Ok(()) => Ok(self.inner),

@@ -194,7 +194,7 @@ pub fn header(data: &[u8]) {
             // concerns the (absent) payload.
             let first = model(bytes, u32::MAX).into_iter().next();
             let payload_level = match &first {
-                Some(Event::Frame(p)) => p.is_empty() && h.len() == 0,
+                Some(Event::Frame(p)) => p.is_empty() && h.is_empty(),
                 Some(e) => matches!(e.error_name(), Some("Truncated" | "PayloadChecksum")),
                 None => false,
             };

@@ -101,7 +101,7 @@ pub fn parse(text: &str) -> Result<Vec<Vector>, String> {
 /// Hex digits (white space ignored) as bytes; `None` if they are not.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
     let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if !digits.len().is_multiple_of(2) {
+    if digits.len() % 2 != 0 {
         return None;
     }
     digits
