@@ -119,7 +119,10 @@ impl Rx {
     /// The next payload, `None` at the end of the stream.
     async fn next(&mut self) -> Option<Bytes> {
         match self {
-            Rx::Lpf(f) => f.next().await.map(|i| i.unwrap().into_frame().unwrap().into_payload()),
+            Rx::Lpf(f) => f
+                .next()
+                .await
+                .map(|i| i.unwrap().into_frame().unwrap().into_payload()),
             Rx::Ldc(f, crc) => f.next().await.map(|i| {
                 let p = i.unwrap().freeze();
                 if *crc {

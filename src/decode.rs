@@ -708,8 +708,5 @@ pub fn decode_slice(
         return Ok(None);
     };
     header.verify_payload(payload)?;
-    Ok(Some((
-        FrameRef::new(payload),
-        HEADER_LEN + payload.len(),
-    )))
+    Ok(Some((FrameRef::new(payload), HEADER_LEN + payload.len())))
 }

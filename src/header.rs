@@ -369,7 +369,11 @@ fn bad_magic(m0: u8, m1: u8, prefix: &[u8]) -> DecodeError {
 pub(crate) fn check_prefix(prefix: &[u8]) -> Result<(), DecodeError> {
     if let [m0, m1, rest @ ..] = prefix {
         if [*m0, *m1] != MAGIC {
-            return Err(bad_magic(*m0, *m1, prefix.get(..HEADER_LEN).unwrap_or(prefix)));
+            return Err(bad_magic(
+                *m0,
+                *m1,
+                prefix.get(..HEADER_LEN).unwrap_or(prefix),
+            ));
         }
         if let Some(&found) = rest.first() {
             if found != VERSION {

@@ -15,7 +15,6 @@ use tokio::io::AsyncWrite;
 
 use crate::{encode::checked_header, encode::queue::WriteQueue, Config, Error};
 
-
 /// At most this many slices per vectored write (as tokio-util's
 /// `poll_write_buf`).
 const MAX_SLICES: usize = 64;

@@ -219,7 +219,14 @@ mod with_tokio {
         wire.truncate(wire.len() - 3);
         let mut framed = FramedRead::new(&wire[..], FrameCodec::new());
         assert_eq!(
-            framed.next().await.unwrap().unwrap().into_frame().unwrap().payload(),
+            framed
+                .next()
+                .await
+                .unwrap()
+                .unwrap()
+                .into_frame()
+                .unwrap()
+                .payload(),
             &b"complete"[..]
         );
         let err = framed.next().await.unwrap().unwrap_err();

@@ -519,9 +519,7 @@ mod tests {
             ]
         );
         let f80 = header(1, 0x80);
-        let e = DecodeError::ReservedFlags {
-            flags: 0x80,
-        };
+        let e = DecodeError::ReservedFlags { flags: 0x80 };
         let c = View::new(&f80, Some(&e)).checks;
         assert_eq!(
             [c.header_crc, c.flags, c.length, c.payload_crc],

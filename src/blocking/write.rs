@@ -14,7 +14,6 @@ use crate::{
     Config, Error, DEFAULT_MAX_FRAME_LEN, HEADER_LEN,
 };
 
-
 /// Writes one frame with the default limit (8 MiB); see
 /// [`write_frame_with`].
 ///

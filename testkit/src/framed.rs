@@ -82,10 +82,7 @@ fn runtime() -> tokio::runtime::Runtime {
 pub fn via_framed(script: &Script, setup: impl Into<Setup>) -> Vec<Event> {
     let setup: Setup = setup.into();
     runtime().block_on(async {
-        let mut framed = FramedRead::new(
-            ScriptAsync::new(script.clone()),
-            setup.codec(),
-        );
+        let mut framed = FramedRead::new(ScriptAsync::new(script.clone()), setup.codec());
         let mut events = Vec::new();
         let mut fatal: Option<DecodeError> = None;
         let mut after_error = false;

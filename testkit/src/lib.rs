@@ -50,9 +50,9 @@ pub mod readers;
 pub mod recovery;
 pub mod rng;
 pub mod script;
-pub mod setup;
 #[cfg(feature = "tokio")]
 pub mod server;
+pub mod setup;
 pub mod vectors;
 
 pub use event::{after, frame_bytes, Event, FUZZ_MAX};
@@ -60,5 +60,5 @@ pub use model::{expected, model, model_with_boundaries, with_after};
 pub use paths::{every_path, timeouts_before_chunks, Path};
 pub use readers::{encode_all, StallAfter};
 pub use rng::Rng;
-pub use setup::Setup;
 pub use script::{chunk_sizes, seeded_faults, sizes_of_cuts, Script, Step};
+pub use setup::Setup;

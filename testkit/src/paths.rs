@@ -4,11 +4,7 @@
 use std::io;
 
 use bytes::BytesMut;
-use lpframe::{
-    Received,
-    decode_slice, read_frame_with, DecodeError, Error, Header,
-    HEADER_LEN,
-};
+use lpframe::{decode_slice, read_frame_with, DecodeError, Error, Header, Received, HEADER_LEN};
 
 #[cfg(feature = "tokio")]
 pub use crate::framed::{via_framed, ScriptAsync};
