@@ -768,7 +768,8 @@ fn listening(child: &mut Reaped, wait: Duration) -> Result<String, String> {
     }
 }
 
-/// Builds examples/echo.rs into this test's target directory (a no-op
+/// Builds the reference server (testkit/examples/reference_server.rs, the
+/// full server examples/echo.rs used to be) into this test's target directory (a no-op
 /// when `cargo test --workspace` has built it) and returns its path.
 fn echo_example() -> PathBuf {
     // target/PROFILE/deps/mutation-HASH
@@ -784,9 +785,9 @@ fn echo_example() -> PathBuf {
             "build",
             "-q",
             "-p",
-            "lpframe",
+            "lpframe-testkit",
             "--example",
-            "echo",
+            "reference_server",
             "--target-dir",
         ])
         .arg(target);
@@ -794,8 +795,11 @@ fn echo_example() -> PathBuf {
         build.arg("--release");
     }
     let status = build.status().expect("run cargo build");
-    assert!(status.success(), "cargo build --example echo: {status}");
-    profile.join("examples").join("echo")
+    assert!(
+        status.success(),
+        "cargo build --example reference_server: {status}"
+    );
+    profile.join("examples").join("reference_server")
 }
 
 /// examples/echo.rs, the server the docs call the tested one: 8 MiB limit,
