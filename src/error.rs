@@ -142,7 +142,7 @@ pub enum DecodeError {
         missing: u32,
     },
 
-    /// Recovery mode only ([`Config::recover`](crate::Config::recover)):
+    /// Recovery mode only ([`FrameDecoder::recovering`](crate::FrameDecoder::recovering)):
     /// `len` bytes starting at stream offset `offset` were skipped after
     /// `cause`, because no verified header started inside them.
     ///
@@ -199,7 +199,7 @@ impl DecodeError {
 
     /// `true` for the errors of checks 1 to 5 (magic, version, header CRC,
     /// flags, length over the limit), after which the frame boundaries are
-    /// lost: the errors after which [recovery mode](crate::Config::recover)
+    /// lost: the errors after which [recovery mode](crate::FrameDecoder::recovering)
     /// scans for the next header.
     pub fn is_header_level(&self) -> bool {
         matches!(

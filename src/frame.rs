@@ -124,7 +124,7 @@ impl AsRef<[u8]> for FrameRef<'_> {
 
 /// What a reader received: a verified frame, or the report of a frame that
 /// was dropped while the stream goes on — the item of
-/// [`FrameCodec`](crate::FrameCodec)'s stream, whose `Err` is kept for the
+/// `FrameCodec`'s stream (feature `tokio`), whose `Err` is kept for the
 /// fatal errors that end it.
 ///
 /// ```

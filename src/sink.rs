@@ -96,8 +96,8 @@ const MAX_SLICES: usize = 64;
 ///     tx.send(big).await?;
 ///     tx.close().await
 /// });
-/// assert_eq!(&rx.next().await.unwrap()?.unwrap()[..], b"small");
-/// assert_eq!(rx.next().await.unwrap()?.unwrap().len(), 1 << 20);
+/// assert_eq!(&rx.next().await.unwrap()?.into_frame().unwrap()[..], b"small");
+/// assert_eq!(rx.next().await.unwrap()?.into_frame().unwrap().len(), 1 << 20);
 /// sender.await.unwrap()?;
 /// # Ok(())
 /// # }
