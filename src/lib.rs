@@ -110,6 +110,7 @@
 mod blocking;
 mod checksum;
 mod config;
+mod deadline;
 mod decode;
 mod encode;
 mod error;
@@ -134,11 +135,13 @@ extern crate self as lpframe;
 pub mod fuzzing;
 
 pub use blocking::{
-    read_frame, read_frame_with, write_frame, write_frame_with, FrameReader, FrameWriter,
+    read_frame, read_frame_timed, read_frame_with, write_frame, write_frame_with, FrameReader,
+    FrameWriter, SetTimeouts,
 };
 #[cfg(feature = "tokio")]
 pub use codec::{FrameCodec, PayloadCodec};
 pub use config::{Config, DEFAULT_MAX_FRAME_LEN};
+pub use deadline::{DeadlineTracker, Deadlines, Timeout, TimeoutKind};
 pub use decode::{decode_slice, FrameDecoder};
 pub use encode::{encode_frame, encode_header};
 pub use error::{DecodeError, EncodeError, Error, FramePart, IntoInnerError};

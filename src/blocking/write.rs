@@ -2,7 +2,9 @@
 //! [`FrameWriter`], both on the one serializer.
 
 use std::io::{self, IoSlice, Write};
+use std::time::Duration;
 
+use super::deadline::{TimedWrite, WriteDeadline};
 use crate::{
     encode::checked_header, error::is_retryable, error::IntoInnerError, Config, Error, Flags,
     Frame, DEFAULT_MAX_FRAME_LEN, HEADER_LEN,
@@ -142,6 +144,8 @@ pub struct FrameWriter<W: Write> {
     buf: Vec<u8>,
     config: Config,
     poisoned: bool,
+    /// The write deadline, if set (`blocking/deadline.rs`).
+    deadline: Option<WriteDeadline<W>>,
 }
 
 impl<W: Write> FrameWriter<W> {
@@ -167,6 +171,7 @@ impl<W: Write> FrameWriter<W> {
             buf: Vec::with_capacity(WRITE_BUFFER),
             config,
             poisoned: false,
+            deadline: None,
         }
     }
 
@@ -195,7 +200,9 @@ impl<W: Write> FrameWriter<W> {
     /// [`flush`](Self::flush) finishes it (see the type docs), otherwise the
     /// writer is poisoned; [`Error::WriterPoisoned`].
     pub fn write_frame(&mut self, payload: &[u8]) -> Result<(), Error> {
-        self.queue(Flags::empty(), payload)
+        let result = self.queue(Flags::empty(), payload);
+        self.deadline_done();
+        result
     }
 
     /// Queues a [`Frame`] with its flags; see
@@ -216,7 +223,9 @@ impl<W: Write> FrameWriter<W> {
     /// As [`write_frame`](Self::write_frame); a frame with flags set is
     /// refused with [`EncodeError::ReservedFlags`](crate::EncodeError::ReservedFlags) in LPF v1.
     pub fn send(&mut self, frame: &Frame) -> Result<(), Error> {
-        self.queue(frame.flags(), frame)
+        let result = self.queue(frame.flags(), frame);
+        self.deadline_done();
+        result
     }
 
     fn queue(&mut self, flags: Flags, payload: &[u8]) -> Result<(), Error> {
@@ -234,7 +243,13 @@ impl<W: Write> FrameWriter<W> {
                 // accepted, queued behind the unsent bytes; flush() sends it.
                 self.buf.extend_from_slice(&header);
                 self.buf.extend_from_slice(payload);
-                return Err(e);
+                return Err(match e {
+                    Error::Timeout(mut t) => {
+                        t.queued = self.buf.len() as u64;
+                        Error::Timeout(t)
+                    }
+                    e => e,
+                });
             }
         }
         if total <= WRITE_BUFFER || !self.buf.is_empty() {
@@ -243,7 +258,11 @@ impl<W: Write> FrameWriter<W> {
             return Ok(());
         }
         // Large frame, empty buffer: straight through, no payload copy.
-        match write_all_vectored(&mut self.inner, &header, payload) {
+        let mut timed = TimedWrite {
+            inner: &mut self.inner,
+            deadline: self.deadline.as_mut(),
+        };
+        match write_all_vectored(&mut timed, &header, payload) {
             Ok(()) => Ok(()),
             Err((e, written)) if is_retryable(e.kind()) => {
                 // Keep the unsent rest so that flush() can finish the frame.
@@ -253,7 +272,7 @@ impl<W: Write> FrameWriter<W> {
                     .unwrap_or_default();
                 self.buf.extend_from_slice(rest_head);
                 self.buf.extend_from_slice(rest_payload);
-                Err(Error::Io(e))
+                Err(self.io_error(e))
             }
             Err((e, _)) => {
                 self.poisoned = true;
@@ -277,7 +296,9 @@ impl<W: Write> FrameWriter<W> {
     /// [`Error::Io`] (retryable kinds keep the unsent bytes; other kinds
     /// poison the writer), [`Error::WriterPoisoned`].
     pub fn flush(&mut self) -> Result<(), Error> {
-        self.flush_buf()?;
+        let result = self.flush_buf();
+        self.deadline_done();
+        result?;
         self.inner.flush().map_err(|e| self.io_error(e))
     }
 
@@ -290,7 +311,11 @@ impl<W: Write> FrameWriter<W> {
             let Some(rest) = self.buf.get(written..).filter(|r| !r.is_empty()) else {
                 break Ok(());
             };
-            match self.inner.write(rest) {
+            let mut timed = TimedWrite {
+                inner: &mut self.inner,
+                deadline: self.deadline.as_mut(),
+            };
+            match timed.write(rest) {
                 Ok(0) => break Err(io::Error::from(io::ErrorKind::WriteZero)),
                 Ok(n) if n > rest.len() => {
                     break Err(io::Error::new(
@@ -308,10 +333,21 @@ impl<W: Write> FrameWriter<W> {
     }
 
     fn io_error(&mut self, e: io::Error) -> Error {
+        let queued = self.buf.len();
+        if let Some(t) = self.deadline.as_mut().and_then(|d| d.take_expired(queued)) {
+            return Error::Timeout(t);
+        }
         if !is_retryable(e.kind()) {
             self.poisoned = true;
         }
         Error::Io(e)
+    }
+
+    /// The end of a public call: the write deadline re-arms for the next.
+    fn deadline_done(&mut self) {
+        if let Some(d) = self.deadline.as_mut() {
+            d.done();
+        }
     }
 
     /// `true` after a write failed inside a frame; see the type docs.
@@ -365,5 +401,57 @@ impl<W: Write> FrameWriter<W> {
             Ok(()) => Ok(self.inner),
             Err(e) => Err(IntoInnerError::new(self, e)),
         }
+    }
+}
+
+impl<W: Write + crate::SetTimeouts> FrameWriter<W> {
+    /// Sets a write deadline (`None`: none, the default): each call
+    /// ([`write_frame`](Self::write_frame) when the buffer must be written
+    /// out, [`flush`](Self::flush)) may wait at most `limit` in all for the
+    /// peer to take bytes; the writer sets the socket's write timeout to
+    /// the time left before every write. When it expires the call returns
+    /// [`Error::Timeout`] (kind `Write`, not fatal) saying how many bytes
+    /// were written during the call (`bytes`) and how many are still queued
+    /// (`queued`): nothing is lost, and a later [`flush`](Self::flush)
+    /// goes on from there — or close the connection (PROTOCOL.md section
+    /// 6). Resolution: the OS's write-timeout granularity (on Linux one
+    /// kernel tick, 1 to 10 ms).
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use std::time::{Duration, Instant};
+    /// use lpframe::{Error, FrameWriter, TimeoutKind};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let _peer = TcpStream::connect(listener.local_addr()?)?; // never reads
+    /// let (stream, _) = listener.accept()?;
+    /// let mut w = FrameWriter::new(stream);
+    /// w.set_write_deadline(Some(Duration::from_millis(100)));
+    /// let chunk = vec![0u8; 1 << 20];
+    /// let start = Instant::now();
+    /// let t = loop {
+    ///     assert!(start.elapsed() < Duration::from_secs(10));
+    ///     match w.write_frame(&chunk).and_then(|()| w.flush()) {
+    ///         Ok(()) => continue, // the socket buffers took it
+    ///         Err(Error::Timeout(t)) => break t,
+    ///         Err(e) => return Err(e.into()),
+    ///     }
+    /// };
+    /// assert_eq!(t.kind, TimeoutKind::Write);
+    /// assert!(t.elapsed >= Duration::from_millis(100));
+    /// assert_eq!(t.queued, w.buffered() as u64); // kept, not lost
+    /// assert!(t.queued > 0 && !w.is_poisoned());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_write_deadline(&mut self, limit: Option<Duration>) {
+        match self.deadline.as_mut() {
+            Some(d) => d.set_limit(limit),
+            None => self.deadline = Some(WriteDeadline::new(limit)),
+        }
+    }
+
+    /// The write deadline in use.
+    pub fn write_deadline(&self) -> Option<Duration> {
+        self.deadline.as_ref().and_then(WriteDeadline::limit)
     }
 }
