@@ -7,6 +7,7 @@ use bytes::{Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::{
+    deadline::Seen,
     encode::{checked_header, put_header},
     Config, DecodeError, Error, Flags, Frame, FrameDecoder, HEADER_LEN,
 };
@@ -157,6 +158,7 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct FrameCodec {
     decoder: FrameDecoder,
+    seen: Seen,
 }
 
 /// A drop-in replacement for tokio-util's `LengthDelimitedCodec`, with
@@ -193,6 +195,7 @@ pub struct FrameCodec {
 #[derive(Debug, Clone)]
 pub struct PayloadCodec {
     decoder: FrameDecoder,
+    seen: Seen,
 }
 
 macro_rules! accessors {
@@ -228,6 +231,7 @@ macro_rules! accessors {
             pub fn with_config(config: Config) -> Self {
                 $codec {
                     decoder: FrameDecoder::for_codec(config),
+                    seen: Seen::default(),
                 }
             }
 
@@ -250,10 +254,20 @@ macro_rules! accessors {
 
             /// `true` when part of a frame is in the read buffer or already
             /// consumed, as of the last decode (which a `Framed` makes after
-            /// every read): a read that times out now means the peer stalled
-            /// inside a frame, not that it is idle between frames.
+            /// every read, and after every frame it yields): a read that
+            /// times out now means the peer stalled inside a frame, not that
+            /// it is idle between frames. Bytes of the next frame left in the
+            /// buffer behind a frame just yielded count, at once.
             pub fn is_mid_frame(&self) -> bool {
                 self.decoder.is_mid_frame()
+                    || (self.seen.buffered > 0 && !self.decoder.is_failed())
+            }
+
+            /// Bytes received into the read buffer so far, and bytes left in
+            /// it, as of the last decode (for [`WithDeadlines`](crate::WithDeadlines)).
+            #[allow(dead_code)] // PayloadCodec's: no WithDeadlines over io::Error items yet
+            pub(crate) fn seen(&self) -> Seen {
+                self.seen
             }
 
             /// The one encoder: limit and flags checked first, so that a
@@ -296,11 +310,17 @@ impl Decoder for FrameCodec {
     type Error = Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
-        split_fatal(self.decoder.decode(src))
+        self.seen.before(src);
+        let item = split_fatal(self.decoder.decode(src));
+        self.seen.after(src);
+        item
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
-        split_fatal(self.decoder.decode_eof(src))
+        self.seen.before(src);
+        let item = split_fatal(self.decoder.decode_eof(src));
+        self.seen.after(src);
+        item
     }
 }
 
@@ -333,14 +353,22 @@ impl Decoder for PayloadCodec {
     type Error = io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-        self.decoder
-            .decode_as(src, |_, payload| payload, |e| Err(Error::Decode(e).into()))
+        self.seen.before(src);
+        let item =
+            self.decoder
+                .decode_as(src, |_, payload| payload, |e| Err(Error::Decode(e).into()));
+        self.seen.after(src);
+        item
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-        self.decoder
+        self.seen.before(src);
+        let item = self
+            .decoder
             .decode_payload_eof(src)
-            .map_err(|e| Error::Decode(e).into())
+            .map_err(|e| Error::Decode(e).into());
+        self.seen.after(src);
+        item
     }
 }
 

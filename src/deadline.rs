@@ -316,6 +316,11 @@ impl WriteClock {
         self.written = 0;
     }
 
+    #[cfg(feature = "tokio")]
+    pub(crate) fn set_written(&mut self, n: u64) {
+        self.written = n;
+    }
+
     pub(crate) fn wrote(&mut self, n: usize) {
         self.written = self.written.saturating_add(n as u64);
     }
@@ -345,6 +350,28 @@ impl WriteClock {
             bytes: self.written,
             queued: queued as u64,
         })
+    }
+}
+
+/// What a tokio codec has seen of its read buffer, updated on every
+/// decode: between two decodes the buffer only grows by reads
+/// (`FramedRead` never reads while a complete frame is buffered).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Seen {
+    /// Bytes left in the buffer after the last decode.
+    pub(crate) buffered: usize,
+    /// Bytes that have arrived in the buffer in all.
+    pub(crate) received: u64,
+}
+
+impl Seen {
+    pub(crate) fn before(&mut self, src: &[u8]) {
+        let new = src.len().saturating_sub(self.buffered);
+        self.received = self.received.saturating_add(new as u64);
+    }
+
+    pub(crate) fn after(&mut self, src: &[u8]) {
+        self.buffered = src.len();
     }
 }
 

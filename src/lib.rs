@@ -123,6 +123,8 @@ mod header;
 mod codec;
 #[cfg(feature = "tokio")]
 mod sink;
+#[cfg(feature = "tokio")]
+mod timed;
 
 // The one "run these bytes through every path" harness, behind the fuzz
 // targets (see fuzz/README.md); compiled only by cargo-fuzz, which sets
@@ -151,6 +153,8 @@ pub use frame::{Frame, FrameRef};
 pub use header::{Header, HEADER_LEN, MAGIC, VERSION};
 #[cfg(feature = "tokio")]
 pub use sink::FrameSink;
+#[cfg(feature = "tokio")]
+pub use timed::{ReadProgress, WithDeadlines, WriteProgress};
 
 #[doc = include_str!("../PROTOCOL.md")]
 pub mod spec {
