@@ -291,3 +291,202 @@ fn blocking_write_deadline_against_a_client_that_never_reads() {
     let frame_len = (16 + payload.len()) as u64;
     assert!(accepted * frame_len + frame_len >= t.queued);
 }
+
+// ---- tokio: WithDeadlines over Framed<_, FrameCodec> ----
+
+mod tokio_path {
+    use super::*;
+    use bytes::Bytes;
+    use futures::{SinkExt, StreamExt};
+    use lpframe::{FrameCodec, FrameSink, WithDeadlines};
+    use tokio_util::codec::Framed;
+
+    type Served = (
+        Option<Result<Result<Frame, lpframe::DecodeError>, Error>>,
+        Duration,
+    );
+
+    /// One connection served through WithDeadlines; the client is a std
+    /// thread playing `script`. Returns the first item, the time from the
+    /// client's first byte to it, and the stream.
+    fn serve(
+        script: Script,
+        deadlines: Deadlines,
+    ) -> (
+        Served,
+        WithDeadlines<Framed<tokio::net::TcpStream, FrameCodec>>,
+        tokio::runtime::Runtime,
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (item, since, framed) = rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let first = client(listener.local_addr().unwrap(), script, ms(3000));
+            let (socket, _) = listener.accept().await.unwrap();
+            let mut framed = WithDeadlines::new(Framed::new(socket, FrameCodec::new()), deadlines);
+            let item = tokio::time::timeout(ms(5000), framed.next()).await.unwrap();
+            let end = Instant::now();
+            let first = tokio::task::spawn_blocking(move || first.recv_timeout(ms(5000)).unwrap())
+                .await
+                .unwrap();
+            (item, end.saturating_duration_since(first), framed)
+        });
+        ((item, since), framed, rt)
+    }
+
+    fn timeout_of(item: Option<Result<Result<Frame, lpframe::DecodeError>, Error>>) -> Timeout {
+        match item {
+            Some(Err(Error::Timeout(t))) => t,
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+    }
+
+    fn payload_of(item: Option<Result<Result<Frame, lpframe::DecodeError>, Error>>) -> Bytes {
+        match item {
+            Some(Ok(Ok(frame))) => frame.into_payload(),
+            other => panic!("expected a frame, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn tokio_idle_client() {
+        let ((item, since), _, _) = serve(vec![], idle_and_stall(200, 1000));
+        let t = timeout_of(item);
+        assert_cut(&t, TimeoutKind::Idle, ms(200), since);
+    }
+
+    #[test]
+    fn tokio_header_only_stall() {
+        let wire = frame(b"never");
+        let ((item, since), framed, _) = serve(
+            vec![(ms(0), wire[..16].to_vec())],
+            idle_and_stall(5000, 200),
+        );
+        let t = timeout_of(item);
+        assert_cut(&t, TimeoutKind::Stall, ms(200), since);
+        assert_eq!(t.bytes, 16);
+        assert!(framed.is_mid_frame() && framed.get_ref().codec().is_mid_frame());
+    }
+
+    #[test]
+    fn tokio_pause_inside_a_frame_is_served() {
+        let wire = frame(&[7u8; 24]);
+        let script = vec![
+            (ms(700), wire[..10].to_vec()),
+            (ms(200), wire[10..].to_vec()),
+        ];
+        let ((item, _), _, _) = serve(script, idle_and_stall(1000, 400));
+        assert_eq!(&payload_of(item)[..], &[7u8; 24]);
+    }
+
+    #[test]
+    fn tokio_frame_completing_just_before_its_deadline_is_served() {
+        let wire = frame(b"just in time");
+        let script = vec![(ms(0), wire[..5].to_vec()), (ms(370), wire[5..].to_vec())];
+        let ((item, since), _, _) = serve(script, idle_and_stall(1000, 400));
+        assert_eq!(&payload_of(item)[..], b"just in time");
+        assert!(since < ms(400));
+    }
+
+    #[test]
+    fn tokio_trickler_is_cut_at_the_deadline() {
+        let wire = frame(&[1u8; 24]);
+        let mut cuts = Vec::new();
+        for _ in 0..10 {
+            let ((item, since), _, _) = serve(trickle(&wire, ms(30)), idle_and_stall(5000, 400));
+            let t = timeout_of(item);
+            cuts.push(assert_cut(&t, TimeoutKind::Stall, ms(400), since));
+            assert!((12..=15).contains(&t.bytes), "{t}");
+        }
+        summary("tokio WithDeadlines", cuts);
+    }
+
+    #[test]
+    fn tokio_leftover_header_bytes_start_the_next_frame() {
+        // One frame and 3 bytes of the next in one write: the next frame's
+        // stall deadline runs from that read, and the codec says so at once.
+        let mut wire = frame(b"first");
+        let second = frame(b"second");
+        wire.extend_from_slice(&second[..3]);
+        let ((item, _), mut framed, rt) = serve(vec![(ms(0), wire)], idle_and_stall(5000, 200));
+        assert_eq!(&payload_of(item)[..], b"first");
+        assert!(framed.get_ref().codec().is_mid_frame());
+        assert!(framed.is_mid_frame());
+        let t = rt.block_on(async { timeout_of(framed.next().await) });
+        assert_eq!((t.kind, t.bytes), (TimeoutKind::Stall, 3));
+        assert!(t.elapsed >= ms(200) && t.elapsed <= ms(200) + LATE, "{t}");
+    }
+
+    #[test]
+    fn tokio_extend_after_a_timeout_delivers_the_frame_byte_exact() {
+        let payload: Vec<u8> = (0..100_000u32).map(|i| (i * 7) as u8).collect();
+        let wire = frame(&payload);
+        let script = vec![
+            (ms(0), wire[..70_000].to_vec()),
+            (ms(400), wire[70_000..].to_vec()),
+        ];
+        let ((item, _), mut framed, rt) = serve(script, idle_and_stall(5000, 150));
+        let t = timeout_of(item);
+        assert_eq!(t.kind, TimeoutKind::Stall);
+        framed.set_deadlines(idle_and_stall(5000, 5000));
+        let item = rt.block_on(framed.next());
+        assert_eq!(&payload_of(item)[..], &payload[..]);
+    }
+
+    #[test]
+    fn tokio_write_deadline_against_a_client_that_never_reads() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let _peer = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (mut socket, _) = listener.accept().await.unwrap();
+            for sink_kind in 0..2 {
+                let payload = Bytes::from(vec![5u8; 256 * 1024]);
+                let start = Instant::now();
+                let t = if sink_kind == 0 {
+                    let (_r, w) = socket.split();
+                    let mut s = WithDeadlines::new(FrameSink::new(w), Deadlines::new())
+                        .write_deadline(ms(200));
+                    loop {
+                        assert!(start.elapsed() < ms(10_000));
+                        let before = Instant::now();
+                        match s.send(payload.clone()).await {
+                            Ok(()) => {}
+                            Err(Error::Timeout(t)) => {
+                                assert!(before.elapsed() <= ms(200) + LATE);
+                                assert_eq!(t.queued, s.get_ref().queued() as u64);
+                                break t;
+                            }
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                } else {
+                    // The codec's write path (the socket is already full).
+                    let (_r, w) = socket.split();
+                    let mut s = WithDeadlines::new(
+                        tokio_util::codec::FramedWrite::new(w, FrameCodec::new()),
+                        Deadlines::new(),
+                    )
+                    .write_deadline(ms(200));
+                    match s.send(payload.clone()).await {
+                        Err(Error::Timeout(t)) => {
+                            assert_eq!(t.queued, s.get_ref().write_buffer().len() as u64);
+                            t
+                        }
+                        other => panic!("expected a write timeout, got {other:?}"),
+                    }
+                };
+                assert_eq!(t.kind, TimeoutKind::Write);
+                assert!(t.elapsed >= ms(200) && t.elapsed <= ms(200) + LATE, "{t}");
+                assert!(t.queued > 0, "{t}");
+            }
+        });
+    }
+}
