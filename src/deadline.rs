@@ -356,6 +356,7 @@ impl WriteClock {
 /// What a tokio codec has seen of its read buffer, updated on every
 /// decode: between two decodes the buffer only grows by reads
 /// (`FramedRead` never reads while a complete frame is buffered).
+#[cfg(feature = "tokio")]
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Seen {
     /// Bytes left in the buffer after the last decode.
@@ -364,6 +365,7 @@ pub(crate) struct Seen {
     pub(crate) received: u64,
 }
 
+#[cfg(feature = "tokio")]
 impl Seen {
     pub(crate) fn before(&mut self, src: &[u8]) {
         let new = src.len().saturating_sub(self.buffered);

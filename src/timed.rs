@@ -148,6 +148,9 @@ pub struct WithDeadlines<S> {
     write_sleep: Pin<Box<Sleep>>,
 }
 
+/// One of a sink's `poll_*` methods.
+type PollOp<S> = fn(Pin<&mut S>, &mut Context<'_>) -> Poll<Result<(), Error>>;
+
 /// Now, on tokio's clock (which may be paused in tests).
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
@@ -266,11 +269,7 @@ where
 
 impl<S> WithDeadlines<S> {
     /// One write-side poll under the write deadline.
-    fn poll_write_op<I>(
-        &mut self,
-        cx: &mut Context<'_>,
-        op: fn(Pin<&mut S>, &mut Context<'_>) -> Poll<Result<(), Error>>,
-    ) -> Poll<Result<(), Error>>
+    fn poll_write_op<I>(&mut self, cx: &mut Context<'_>, op: PollOp<S>) -> Poll<Result<(), Error>>
     where
         S: Sink<I, Error = Error> + WriteProgress + Unpin,
     {

@@ -294,6 +294,7 @@ fn blocking_write_deadline_against_a_client_that_never_reads() {
 
 // ---- tokio: WithDeadlines over Framed<_, FrameCodec> ----
 
+#[cfg(feature = "tokio")]
 mod tokio_path {
     use super::*;
     use bytes::Bytes;

@@ -165,12 +165,6 @@ impl<R> ReadDeadlines<R> {
             }
         }
     }
-
-    /// Bytes of the frame in progress received so far.
-    #[cfg(test)]
-    pub(crate) fn tracker(&self) -> &DeadlineTracker {
-        &self.tracker
-    }
 }
 
 /// A read through optional deadlines: before each read, a deadline that

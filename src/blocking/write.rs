@@ -145,7 +145,7 @@ pub struct FrameWriter<W: Write> {
     config: Config,
     poisoned: bool,
     /// The write deadline, if set (`blocking/deadline.rs`).
-    deadline: Option<WriteDeadline<W>>,
+    deadline: Option<Box<WriteDeadline<W>>>,
 }
 
 impl<W: Write> FrameWriter<W> {
@@ -260,7 +260,7 @@ impl<W: Write> FrameWriter<W> {
         // Large frame, empty buffer: straight through, no payload copy.
         let mut timed = TimedWrite {
             inner: &mut self.inner,
-            deadline: self.deadline.as_mut(),
+            deadline: self.deadline.as_deref_mut(),
         };
         match write_all_vectored(&mut timed, &header, payload) {
             Ok(()) => Ok(()),
@@ -313,7 +313,7 @@ impl<W: Write> FrameWriter<W> {
             };
             let mut timed = TimedWrite {
                 inner: &mut self.inner,
-                deadline: self.deadline.as_mut(),
+                deadline: self.deadline.as_deref_mut(),
             };
             match timed.write(rest) {
                 Ok(0) => break Err(io::Error::from(io::ErrorKind::WriteZero)),
@@ -334,7 +334,11 @@ impl<W: Write> FrameWriter<W> {
 
     fn io_error(&mut self, e: io::Error) -> Error {
         let queued = self.buf.len();
-        if let Some(t) = self.deadline.as_mut().and_then(|d| d.take_expired(queued)) {
+        if let Some(t) = self
+            .deadline
+            .as_deref_mut()
+            .and_then(|d| d.take_expired(queued))
+        {
             return Error::Timeout(t);
         }
         if !is_retryable(e.kind()) {
@@ -446,12 +450,12 @@ impl<W: Write + crate::SetTimeouts> FrameWriter<W> {
     pub fn set_write_deadline(&mut self, limit: Option<Duration>) {
         match self.deadline.as_mut() {
             Some(d) => d.set_limit(limit),
-            None => self.deadline = Some(WriteDeadline::new(limit)),
+            None => self.deadline = Some(Box::new(WriteDeadline::new(limit))),
         }
     }
 
     /// The write deadline in use.
     pub fn write_deadline(&self) -> Option<Duration> {
-        self.deadline.as_ref().and_then(WriteDeadline::limit)
+        self.deadline.as_deref().and_then(WriteDeadline::limit)
     }
 }
