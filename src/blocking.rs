@@ -1,12 +1,14 @@
 //! The blocking path over `std::io::Read`/`Write` (std only: builds without
 //! the `tokio` feature): reading in [`read`], writing in [`write`].
 
+mod deadline;
 mod read;
 mod write;
 
 use std::io::{self, Read};
 
-pub use read::{read_frame, read_frame_with, FrameReader};
+pub use deadline::SetTimeouts;
+pub use read::{read_frame, read_frame_timed, read_frame_with, FrameReader};
 pub use write::{write_frame, write_frame_with, FrameWriter};
 
 /// A reader that is checked for the one promise `Read` makes to its caller:

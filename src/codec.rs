@@ -8,6 +8,7 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use crate::{
     buffers::{LARGE_PAYLOAD, MIN_READ, PAYLOAD_STEP},
+    deadline::Seen,
     decode::Need,
     encode::{checked_header, put_header},
     Config, DecodeError, Error, Frame, FrameDecoder, Received, HEADER_LEN,
@@ -161,6 +162,7 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct FrameCodec {
     decoder: FrameDecoder,
+    seen: Seen,
 }
 
 /// A drop-in replacement for tokio-util's `LengthDelimitedCodec`, with
@@ -197,6 +199,7 @@ pub struct FrameCodec {
 #[derive(Debug, Clone)]
 pub struct PayloadCodec {
     decoder: FrameDecoder,
+    seen: Seen,
 }
 
 macro_rules! accessors {
@@ -232,6 +235,7 @@ macro_rules! accessors {
             pub fn with_config(config: Config) -> Self {
                 $codec {
                     decoder: FrameDecoder::with_config(config),
+                    seen: Seen::default(),
                 }
             }
 
@@ -241,6 +245,7 @@ macro_rules! accessors {
             pub fn recovering(config: Config) -> Self {
                 $codec {
                     decoder: FrameDecoder::recovering(config),
+                    seen: Seen::default(),
                 }
             }
 
@@ -269,10 +274,20 @@ macro_rules! accessors {
 
             /// `true` when part of a frame is in the read buffer or already
             /// consumed, as of the last decode (which a `Framed` makes after
-            /// every read): a read that times out now means the peer stalled
-            /// inside a frame, not that it is idle between frames.
+            /// every read, and after every frame it yields): a read that
+            /// times out now means the peer stalled inside a frame, not that
+            /// it is idle between frames. Bytes of the next frame left in the
+            /// buffer behind a frame just yielded count, at once.
             pub fn is_mid_frame(&self) -> bool {
                 self.decoder.is_mid_frame()
+                    || (self.seen.buffered > 0 && !self.decoder.is_failed())
+            }
+
+            /// Bytes received into the read buffer so far, and bytes left in
+            /// it, as of the last decode (for [`WithDeadlines`](crate::WithDeadlines)).
+            #[allow(dead_code)] // PayloadCodec's: no WithDeadlines over io::Error items yet
+            pub(crate) fn seen(&self) -> Seen {
+                self.seen
             }
 
             /// The one encoder: the limit checked first, so that a refused
@@ -313,13 +328,21 @@ impl Decoder for FrameCodec {
     type Error = Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Received>, Error> {
-        self.decoder
-            .decode_with(src, received, dropped_or_fatal, make_room)
+        self.seen.before(src);
+        let item = self
+            .decoder
+            .decode_with(src, received, dropped_or_fatal, make_room);
+        self.seen.after(src);
+        item
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Received>, Error> {
-        self.decoder
-            .decode_eof_with(src, received, dropped_or_fatal)
+        self.seen.before(src);
+        let item = self
+            .decoder
+            .decode_eof_with(src, received, dropped_or_fatal);
+        self.seen.after(src);
+        item
     }
 }
 
@@ -341,13 +364,21 @@ impl Decoder for PayloadCodec {
     type Error = io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-        self.decoder
-            .decode_with(src, |payload| payload, payload_error, make_room)
+        self.seen.before(src);
+        let item = self
+            .decoder
+            .decode_with(src, |payload| payload, payload_error, make_room);
+        self.seen.after(src);
+        item
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-        self.decoder
-            .decode_eof_with(src, |payload| payload, payload_error)
+        self.seen.before(src);
+        let item = self
+            .decoder
+            .decode_eof_with(src, |payload| payload, payload_error);
+        self.seen.after(src);
+        item
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::{fmt, io};
 
-use crate::ForeignProtocol;
+use crate::{ForeignProtocol, Timeout};
 
 /// Which part of a frame an error refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -398,6 +398,13 @@ pub enum Error {
     /// Fatal.
     #[error("writer is unusable: an earlier write failed inside a frame")]
     WriterPoisoned,
+
+    /// A deadline set on the path expired ([`Deadlines`](crate::Deadlines),
+    /// write deadlines): not fatal, the stream is where it was (part of a
+    /// frame received is kept, queued bytes stay queued). Extend and call
+    /// again, or close.
+    #[error(transparent)]
+    Timeout(Timeout),
 }
 
 impl Error {
@@ -424,16 +431,18 @@ impl Error {
         match self {
             Error::Io(e) => !is_retryable(e.kind()),
             Error::Decode(e) => e.is_fatal(),
-            Error::Encode(_) => false,
+            Error::Encode(_) | Error::Timeout(_) => false,
             Error::Desync { .. } | Error::WriterPoisoned => true,
         }
     }
 
-    /// `true` for [`Io`](Self::Io) of kind `WouldBlock` or `TimedOut`: a
-    /// read or write timeout after which nothing is lost; call again, or
-    /// close if the peer has been silent too long.
+    /// `true` for [`Timeout`](Self::Timeout) (a deadline expired) and for
+    /// [`Io`](Self::Io) of kind `WouldBlock` or `TimedOut`: a read or write
+    /// timeout after which nothing is lost; call again, or close if the
+    /// peer has been silent too long.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Io(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
+        matches!(self, Error::Timeout(_))
+            || matches!(self, Error::Io(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
     }
 }
 
@@ -454,7 +463,8 @@ pub(crate) fn is_retryable(kind: io::ErrorKind) -> bool {
 /// recover it), with the kind `UnexpectedEof` for
 /// [`DecodeError::Truncated`], `InvalidData` for the other decode errors,
 /// `InvalidInput` for [`Error::Encode`], `BrokenPipe` for
-/// [`Error::WriterPoisoned`] and `Other` for [`Error::Desync`].
+/// [`Error::WriterPoisoned`], `TimedOut` for [`Error::Timeout`] and `Other`
+/// for [`Error::Desync`].
 ///
 /// ```
 /// use lpframe::{DecodeError, Error};
@@ -473,6 +483,7 @@ impl From<Error> for io::Error {
             Error::Decode(_) => io::ErrorKind::InvalidData,
             Error::Encode(_) => io::ErrorKind::InvalidInput,
             Error::WriterPoisoned => io::ErrorKind::BrokenPipe,
+            Error::Timeout(_) => io::ErrorKind::TimedOut,
         };
         match e {
             Error::Io(inner) => inner,

@@ -111,6 +111,7 @@ mod blocking;
 mod buffers;
 mod checksum;
 mod config;
+mod deadline;
 mod decode;
 mod encode;
 mod error;
@@ -123,13 +124,17 @@ mod stats;
 mod codec;
 #[cfg(feature = "tokio")]
 mod sink;
+#[cfg(feature = "tokio")]
+mod timed;
 
 pub use blocking::{
-    read_frame, read_frame_with, write_frame, write_frame_with, FrameReader, FrameWriter,
+    read_frame, read_frame_timed, read_frame_with, write_frame, write_frame_with, FrameReader,
+    FrameWriter, SetTimeouts,
 };
 #[cfg(feature = "tokio")]
 pub use codec::{FrameCodec, PayloadCodec};
 pub use config::{Config, DEFAULT_MAX_FRAME_LEN};
+pub use deadline::{DeadlineTracker, Deadlines, Timeout, TimeoutKind};
 pub use decode::{decode_slice, FrameDecoder};
 pub use encode::{encode_frame, encode_header};
 pub use error::{DecodeError, EncodeError, Error, FramePart, IntoInnerError};
@@ -139,6 +144,8 @@ pub use header::{Header, HEADER_LEN, MAGIC, VERSION};
 #[cfg(feature = "tokio")]
 pub use sink::FrameSink;
 pub use stats::Stats;
+#[cfg(feature = "tokio")]
+pub use timed::{ReadProgress, WithDeadlines, WriteProgress};
 
 #[doc = include_str!("../PROTOCOL.md")]
 pub mod spec {

@@ -4,6 +4,9 @@
 
 use crate::buffers::WRITE_BUFFER;
 use std::io::{self, IoSlice, Write};
+use std::time::Duration;
+
+use super::deadline::{TimedWrite, WriteDeadline};
 
 use crate::{
     encode::{
@@ -132,6 +135,8 @@ pub struct FrameWriter<W: Write> {
     inner: W,
     queue: WriteQueue,
     config: Config,
+    /// The write deadline, if set (`blocking/deadline.rs`).
+    deadline: Option<Box<WriteDeadline<W>>>,
 }
 
 impl<W: Write> FrameWriter<W> {
@@ -156,6 +161,7 @@ impl<W: Write> FrameWriter<W> {
             inner,
             queue: WriteQueue::with_capacity(WRITE_BUFFER),
             config,
+            deadline: None,
         }
     }
 
@@ -184,6 +190,12 @@ impl<W: Write> FrameWriter<W> {
     /// [`flush`](Self::flush) finishes it (see the type docs), otherwise the
     /// writer is poisoned; [`Error::WriterPoisoned`].
     pub fn write_frame(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let result = self.queue_frame(payload);
+        self.deadline_done();
+        result
+    }
+
+    fn queue_frame(&mut self, payload: &[u8]) -> Result<(), Error> {
         self.queue.usable()?;
         let header = checked_header(payload, self.config.max_write_frame_len)?;
         self.queue.accepted(payload.len());
@@ -195,7 +207,13 @@ impl<W: Write> FrameWriter<W> {
                     // accepted, queued behind the unsent bytes; flush() sends it.
                     self.queue.push_copied(&header, payload);
                 }
-                return Err(e);
+                return Err(match e {
+                    Error::Timeout(mut t) => {
+                        t.queued = self.queue.len() as u64;
+                        Error::Timeout(t)
+                    }
+                    e => e,
+                });
             }
         }
         if total <= WRITE_BUFFER || !self.queue.is_empty() {
@@ -204,8 +222,14 @@ impl<W: Write> FrameWriter<W> {
         }
         // Large frame, empty buffer: straight through, no payload copy.
         let header = header.to_bytes();
-        write_all_vectored(&mut self.inner, &header, payload)
-            .map_err(|(e, written)| self.queue.failed_through(e, &header, payload, written))
+        let mut timed = TimedWrite {
+            inner: &mut self.inner,
+            deadline: self.deadline.as_deref_mut(),
+        };
+        write_all_vectored(&mut timed, &header, payload).map_err(|(e, written)| {
+            let e = self.queue.failed_through(e, &header, payload, written);
+            self.expired().unwrap_or(e)
+        })
     }
 
     /// Writes out every queued byte, then flushes the inner writer.
@@ -223,7 +247,9 @@ impl<W: Write> FrameWriter<W> {
     /// [`Error::Io`] (retryable kinds keep the unsent bytes; other kinds
     /// poison the writer), [`Error::WriterPoisoned`].
     pub fn flush(&mut self) -> Result<(), Error> {
-        self.flush_buf()?;
+        let result = self.flush_buf();
+        self.deadline_done();
+        result?;
         self.inner.flush().map_err(|e| self.queue.on_error(e))
     }
 
@@ -231,11 +257,34 @@ impl<W: Write> FrameWriter<W> {
         self.queue.usable()?;
         while !self.queue.is_empty() {
             let rest = self.queue.first();
-            let result = self.inner.write(rest);
+            let mut timed = TimedWrite {
+                inner: &mut self.inner,
+                deadline: self.deadline.as_deref_mut(),
+            };
+            let result = timed.write(rest);
             let offered = rest.len();
-            self.queue.wrote(result, offered)?;
+            if let Err(e) = self.queue.wrote(result, offered) {
+                return Err(self.expired().unwrap_or(e));
+            }
         }
         Ok(())
+    }
+
+    /// The write deadline's expiry, if that is what made a write fail: a
+    /// typed, non-fatal timeout saying what is still queued.
+    fn expired(&mut self) -> Option<Error> {
+        let queued = self.queue.len();
+        self.deadline
+            .as_deref_mut()
+            .and_then(|d| d.take_expired(queued))
+            .map(Error::Timeout)
+    }
+
+    /// The end of a public call: the write deadline re-arms for the next.
+    fn deadline_done(&mut self) {
+        if let Some(d) = self.deadline.as_mut() {
+            d.done();
+        }
     }
 
     /// The frames and bytes written (headers included, counted once the
@@ -300,5 +349,57 @@ impl<W: Write> FrameWriter<W> {
             Ok(()) => Ok(self.inner),
             Err(e) => Err(IntoInnerError::new(self, e)),
         }
+    }
+}
+
+impl<W: Write + crate::SetTimeouts> FrameWriter<W> {
+    /// Sets a write deadline (`None`: none, the default): each call
+    /// ([`write_frame`](Self::write_frame) when the buffer must be written
+    /// out, [`flush`](Self::flush)) may wait at most `limit` in all for the
+    /// peer to take bytes; the writer sets the socket's write timeout to
+    /// the time left before every write. When it expires the call returns
+    /// [`Error::Timeout`] (kind `Write`, not fatal) saying how many bytes
+    /// were written during the call (`bytes`) and how many are still queued
+    /// (`queued`): nothing is lost, and a later [`flush`](Self::flush)
+    /// goes on from there — or close the connection (PROTOCOL.md section
+    /// 6). Resolution: the OS's write-timeout granularity (on Linux one
+    /// kernel tick, 1 to 10 ms).
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use std::time::{Duration, Instant};
+    /// use lpframe::{Error, FrameWriter, TimeoutKind};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let _peer = TcpStream::connect(listener.local_addr()?)?; // never reads
+    /// let (stream, _) = listener.accept()?;
+    /// let mut w = FrameWriter::new(stream);
+    /// w.set_write_deadline(Some(Duration::from_millis(100)));
+    /// let chunk = vec![0u8; 1 << 20];
+    /// let start = Instant::now();
+    /// let t = loop {
+    ///     assert!(start.elapsed() < Duration::from_secs(10));
+    ///     match w.write_frame(&chunk).and_then(|()| w.flush()) {
+    ///         Ok(()) => continue, // the socket buffers took it
+    ///         Err(Error::Timeout(t)) => break t,
+    ///         Err(e) => return Err(e.into()),
+    ///     }
+    /// };
+    /// assert_eq!(t.kind, TimeoutKind::Write);
+    /// assert!(t.elapsed >= Duration::from_millis(100));
+    /// assert_eq!(t.queued, w.buffered() as u64); // kept, not lost
+    /// assert!(t.queued > 0 && !w.is_poisoned());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_write_deadline(&mut self, limit: Option<Duration>) {
+        match self.deadline.as_mut() {
+            Some(d) => d.set_limit(limit),
+            None => self.deadline = Some(Box::new(WriteDeadline::new(limit))),
+        }
+    }
+
+    /// The write deadline in use.
+    pub fn write_deadline(&self) -> Option<Duration> {
+        self.deadline.as_deref().and_then(WriteDeadline::limit)
     }
 }
