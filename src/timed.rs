@@ -126,7 +126,7 @@ impl<W> WriteProgress for FrameSink<W> {
 /// // Not fatal: extend, and the frame comes whole.
 /// framed.set_deadlines(deadlines.stall(ms(5_000)));
 /// peer.write_all(&wire[3..]).await?;
-/// let frame = framed.next().await.unwrap()?.unwrap();
+/// let frame = framed.next().await.unwrap()?.into_frame().unwrap();
 /// assert_eq!(&frame[..], b"slow");
 /// # Ok(())
 /// # }
