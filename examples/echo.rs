@@ -1,6 +1,9 @@
 //! An LPF echo server and a client over loopback TCP: the client sends two
 //! frames with a corrupted one between them; the server echoes the good
-//! ones, logs the dropped one and closes in an orderly way at the end.
+//! ones, logs the dropped one and closes in an orderly way at the end. The
+//! server's deadlines (PROTOCOL.md section 6) are the library's: idle
+//! before a frame, stall for a whole frame, write toward a peer that does
+//! not read.
 //!
 //! `cargo run --example echo`. The full server (deadlines, limits, stats,
 //! graceful shutdown) is the reference server:
@@ -8,7 +11,9 @@
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use lpframe::{FrameCodec, Received};
+use std::time::Duration;
+
+use lpframe::{Deadlines, Error, FrameCodec, Received, WithDeadlines};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Framed;
@@ -43,21 +48,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Echoes every frame; a corrupt one costs that frame only; a fatal error
 /// or the peer's FIN ends the connection with the replies flushed first.
-async fn echo(socket: TcpStream, peer: std::net::SocketAddr) -> Result<(), lpframe::Error> {
-    let mut framed = Framed::new(socket, FrameCodec::new());
+async fn echo(socket: TcpStream, peer: std::net::SocketAddr) -> Result<(), Error> {
+    let secs = Duration::from_secs;
+    let deadlines = Deadlines::new().idle(secs(30)).stall(secs(10));
+    let framed = Framed::new(socket, FrameCodec::new());
+    let mut framed = WithDeadlines::new(framed, deadlines).write_deadline(secs(10));
     let result = loop {
         match framed.next().await {
             Some(Ok(Received::Frame(frame))) => framed.send(frame.into()).await?,
             Some(Ok(Received::Dropped(e))) => eprintln!("server: {peer}: dropped a frame: {e}"),
-            Some(Err(fatal)) => break Err(fatal),
+            // Idle, stalled mid-frame, or a fatal error: close.
+            Some(Err(e)) => break Err(e),
             None => break Ok(()),
         }
     };
     // The orderly close: what is owed, then FIN.
     framed.flush().await?;
-    framed.get_mut().shutdown().await?;
+    framed.get_mut().get_mut().shutdown().await?;
     if let Err(e) = &result {
-        eprintln!("server: {peer}: closing after a fatal error: {e}");
+        eprintln!("server: {peer}: closing: {e}");
     }
     result
 }
