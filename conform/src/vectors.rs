@@ -4,12 +4,6 @@
 
 use crate::wire::HEADER_LEN;
 
-/// The vector file, as committed (PROTOCOL.md section 10).
-const FILE: &str = include_str!("../../tests/vectors/lpf-v1.txt");
-
-/// The receiver limit a vector assumes when it has no `max` line.
-const DEFAULT_MAX: u32 = 8_388_608;
-
 /// One vector of the file.
 #[derive(Debug, Clone)]
 pub struct Vector {
@@ -79,70 +73,34 @@ impl Ending {
     }
 }
 
-/// Every vector of the embedded file.
+/// Every vector of the embedded file, read by the project's one parser
+/// (`testkit::vectors`), with each error as its canonical text.
 ///
 /// # Errors
 /// The file does not parse (a line the format of section 10 does not
 /// have); the tester's own unit tests catch that before a release.
 pub fn all() -> Result<Vec<Vector>, String> {
-    parse(FILE)
-}
-
-fn parse(text: &str) -> Result<Vec<Vector>, String> {
-    let mut out = Vec::new();
-    let mut cur: Option<Vector> = None;
-    for (n, line) in text.lines().enumerate() {
-        let bad = |what: &str| format!("lpf-v1.txt line {}: {what}", n + 1);
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (key, value) = line.split_once(' ').unwrap_or((line, ""));
-        if key == "vector" {
-            if cur.is_some() {
-                return Err(bad("vector inside a vector"));
-            }
-            cur = Some(Vector {
-                name: value.to_string(),
-                max: DEFAULT_MAX,
-                recover: false,
-                input: Vec::new(),
-                events: Vec::new(),
-            });
-            continue;
-        }
-        let Some(v) = cur.as_mut() else {
-            return Err(bad("line outside a vector"));
-        };
-        match key {
-            "note" => {}
-            "max" => v.max = value.parse().map_err(|_| bad("bad max"))?,
-            "mode" if value == "recover" => v.recover = true,
-            "input" => v.input.extend(unhex(value).ok_or_else(|| bad("bad hex"))?),
-            "frame" => v
+    let vectors = testkit::vectors::parse(testkit::vectors::FILE)?;
+    Ok(vectors
+        .into_iter()
+        .map(|v| Vector {
+            name: v.name,
+            max: v.max,
+            recover: v.recover,
+            input: v.input,
+            events: v
                 .events
-                .push(Event::Frame(unhex(value).ok_or_else(|| bad("bad hex"))?)),
-            "error" => v.events.push(Event::Error(value.to_string())),
-            "end" => out.extend(cur.take()),
-            _ => return Err(bad("unknown line")),
-        }
-    }
-    if cur.is_some() {
-        return Err("lpf-v1.txt: the last vector has no end line".into());
-    }
-    Ok(out)
+                .into_iter()
+                .map(|e| match e {
+                    testkit::Event::Frame(p) => Event::Frame(p),
+                    testkit::Event::Error(e) => Event::Error(e.canonical().to_string()),
+                    testkit::Event::Io(kind) => Event::Error(format!("{kind:?}")),
+                })
+                .collect(),
+        })
+        .collect())
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
-}
-
-/// The length field of the header at `at`, if its 16 bytes are in `input`.
 fn declared_len(input: &[u8], at: usize) -> Option<u32> {
     let field = input.get(at.checked_add(4)?..at.checked_add(8)?)?;
     Some(u32::from_be_bytes(field.try_into().ok()?))
@@ -296,11 +254,11 @@ mod tests {
     #[test]
     fn the_limit_matters_only_where_a_declared_length_falls_between() {
         let (v, p) = vector("max_len_exact"); // max 5, a 5-byte frame
-        assert_eq!(v.limit_mismatch(&p, DEFAULT_MAX), None);
+        assert_eq!(v.limit_mismatch(&p, lpframe::DEFAULT_MAX_FRAME_LEN), None);
         assert!(v.limit_mismatch(&p, 4).unwrap().contains("accepted there"));
         let (v, p) = vector("frame_too_large_limit"); // max 4, 5 bytes declared
         assert!(v
-            .limit_mismatch(&p, DEFAULT_MAX)
+            .limit_mismatch(&p, lpframe::DEFAULT_MAX_FRAME_LEN)
             .unwrap()
             .contains("refused there"));
         assert_eq!(v.limit_mismatch(&p, 4), None);
@@ -316,10 +274,15 @@ mod tests {
 
     #[test]
     fn malformed_files_are_refused() {
-        assert!(parse("input 00\n").is_err());
-        assert!(parse("vector a\ninput 0\nend\n").is_err());
-        assert!(parse("vector a\nframe zz\nend\n").is_err());
-        assert!(parse("vector a\n").is_err());
-        assert_eq!(parse("# c\n\nvector a\nend\n").unwrap().len(), 1);
+        assert!(testkit::vectors::parse("input 00\n").is_err());
+        assert!(testkit::vectors::parse("vector a\ninput 0\nend\n").is_err());
+        assert!(testkit::vectors::parse("vector a\nframe zz\nend\n").is_err());
+        assert!(testkit::vectors::parse("vector a\n").is_err());
+        assert_eq!(
+            testkit::vectors::parse("# c\n\nvector a\nend\n")
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

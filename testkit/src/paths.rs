@@ -4,7 +4,9 @@
 use std::io;
 
 use bytes::BytesMut;
-use lpframe::{decode_slice, read_frame_with, DecodeError, Error, Header, Received, HEADER_LEN};
+#[cfg(feature = "tokio")]
+use lpframe::Received;
+use lpframe::{decode_slice, read_frame_with, DecodeError, Error, Header, HEADER_LEN};
 
 #[cfg(feature = "tokio")]
 pub use crate::framed::{via_framed, ScriptAsync};
