@@ -66,39 +66,26 @@ struct Vector {
     events: Vec<Result<Vec<u8>, String>>,
 }
 
-fn unhex(s: &str) -> Vec<u8> {
-    let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    digits
-        .chunks(2)
-        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
-        .collect()
-}
-
+/// The vectors, read by the project's one parser (`testkit::vectors`).
 fn vectors() -> Vec<Vector> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/lpf-v1.txt");
-    let mut out = Vec::new();
-    let mut cur: Option<Vector> = None;
-    for line in std::fs::read_to_string(path).unwrap().lines() {
-        let (k, v) = line.split_once(' ').unwrap_or((line, ""));
-        match k {
-            "vector" => {
-                cur = Some(Vector {
-                    name: v.into(),
-                    max: None,
-                    recover: false,
-                    input: Vec::new(),
-                    events: Vec::new(),
+    let out: Vec<Vector> = testkit::vectors::all()
+        .into_iter()
+        .map(|v| Vector {
+            name: v.name,
+            max: Some(v.max),
+            recover: v.recover,
+            input: v.input,
+            events: v
+                .events
+                .into_iter()
+                .map(|e| match e {
+                    testkit::Event::Frame(p) => Ok(p),
+                    testkit::Event::Error(e) => Err(e.canonical().to_string()),
+                    testkit::Event::Io(kind) => Err(format!("{kind:?}")),
                 })
-            }
-            "max" => cur.as_mut().unwrap().max = Some(v.parse().unwrap()),
-            "mode" => cur.as_mut().unwrap().recover = v == "recover",
-            "input" => cur.as_mut().unwrap().input.extend(unhex(v)),
-            "frame" => cur.as_mut().unwrap().events.push(Ok(unhex(v))),
-            "error" => cur.as_mut().unwrap().events.push(Err(v.to_string())),
-            "end" => out.push(cur.take().unwrap()),
-            _ => {}
-        }
-    }
+                .collect(),
+        })
+        .collect();
     assert!(out.len() >= 40, "{} vectors", out.len());
     out
 }
