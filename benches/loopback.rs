@@ -72,7 +72,7 @@ where
         }
         framed.feed(payload.clone()).await.unwrap();
     }
-    SinkExt::<Bytes>::flush(&mut framed).await.unwrap();
+    framed.flush().await.unwrap();
     assert_eq!(server.await.unwrap(), n);
     start.elapsed()
 }

@@ -92,9 +92,9 @@ impl Tx {
 
     async fn flush(&mut self) {
         match self {
-            Tx::Codec(f) => SinkExt::<Bytes>::flush(f).await.unwrap(),
+            Tx::Codec(f) => f.flush().await.unwrap(),
             Tx::Sink(s) => s.flush().await.unwrap(),
-            Tx::Ldc(f, _) => SinkExt::<Bytes>::flush(f).await.unwrap(),
+            Tx::Ldc(f, _) => SinkExt::<Bytes>::flush(f).await.unwrap(), // LDC has several Encoder impls
         }
     }
 }
