@@ -8,7 +8,6 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use crate::{
     buffers::{LARGE_PAYLOAD, MIN_READ, PAYLOAD_STEP},
-    deadline::Seen,
     decode::Need,
     encode::{checked_header, put_header},
     Config, DecodeError, Error, Frame, FrameDecoder, Received, HEADER_LEN,
@@ -162,7 +161,8 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct FrameCodec {
     decoder: FrameDecoder,
-    seen: Seen,
+    /// Bytes left in the read buffer after the last decode.
+    buffered: usize,
 }
 
 /// A drop-in replacement for tokio-util's `LengthDelimitedCodec`, with
@@ -199,7 +199,8 @@ pub struct FrameCodec {
 #[derive(Debug, Clone)]
 pub struct PayloadCodec {
     decoder: FrameDecoder,
-    seen: Seen,
+    /// Bytes left in the read buffer after the last decode.
+    buffered: usize,
 }
 
 macro_rules! accessors {
@@ -235,7 +236,7 @@ macro_rules! accessors {
             pub fn with_config(config: Config) -> Self {
                 $codec {
                     decoder: FrameDecoder::with_config(config),
-                    seen: Seen::default(),
+                    buffered: 0,
                 }
             }
 
@@ -245,7 +246,7 @@ macro_rules! accessors {
             pub fn recovering(config: Config) -> Self {
                 $codec {
                     decoder: FrameDecoder::recovering(config),
-                    seen: Seen::default(),
+                    buffered: 0,
                 }
             }
 
@@ -280,15 +281,9 @@ macro_rules! accessors {
             /// buffer behind a frame just yielded count, at once.
             pub fn is_mid_frame(&self) -> bool {
                 self.decoder.is_mid_frame()
-                    || (self.seen.buffered > 0 && !self.decoder.is_failed())
+                    || (self.buffered > 0 && !self.decoder.is_failed())
             }
 
-            /// Bytes received into the read buffer so far, and bytes left in
-            /// it, as of the last decode (for [`WithDeadlines`](crate::WithDeadlines)).
-            #[allow(dead_code)] // PayloadCodec's: no WithDeadlines over io::Error items yet
-            pub(crate) fn seen(&self) -> Seen {
-                self.seen
-            }
 
             /// The one encoder: the limit checked first, so that a refused
             /// payload never grows `dst`.
@@ -328,20 +323,18 @@ impl Decoder for FrameCodec {
     type Error = Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Received>, Error> {
-        self.seen.before(src);
         let item = self
             .decoder
             .decode_with(src, received, dropped_or_fatal, make_room);
-        self.seen.after(src);
+        self.buffered = src.len();
         item
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Received>, Error> {
-        self.seen.before(src);
         let item = self
             .decoder
             .decode_eof_with(src, received, dropped_or_fatal);
-        self.seen.after(src);
+        self.buffered = src.len();
         item
     }
 }
@@ -364,20 +357,18 @@ impl Decoder for PayloadCodec {
     type Error = io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-        self.seen.before(src);
         let item = self
             .decoder
             .decode_with(src, |payload| payload, payload_error, make_room);
-        self.seen.after(src);
+        self.buffered = src.len();
         item
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-        self.seen.before(src);
         let item = self
             .decoder
             .decode_eof_with(src, |payload| payload, payload_error);
-        self.seen.after(src);
+        self.buffered = src.len();
         item
     }
 }

@@ -353,30 +353,6 @@ impl WriteClock {
     }
 }
 
-/// What a tokio codec has seen of its read buffer, updated on every
-/// decode: between two decodes the buffer only grows by reads
-/// (`FramedRead` never reads while a complete frame is buffered).
-#[cfg(feature = "tokio")]
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Seen {
-    /// Bytes left in the buffer after the last decode.
-    pub(crate) buffered: usize,
-    /// Bytes that have arrived in the buffer in all.
-    pub(crate) received: u64,
-}
-
-#[cfg(feature = "tokio")]
-impl Seen {
-    pub(crate) fn before(&mut self, src: &[u8]) {
-        let new = src.len().saturating_sub(self.buffered);
-        self.received = self.received.saturating_add(new as u64);
-    }
-
-    pub(crate) fn after(&mut self, src: &[u8]) {
-        self.buffered = src.len();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

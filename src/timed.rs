@@ -14,14 +14,18 @@ use futures_sink::Sink;
 use tokio::time::Sleep;
 use tokio_util::codec::{Framed, FramedRead, FramedWrite};
 
-use crate::deadline::{Seen, WriteClock};
+use crate::deadline::WriteClock;
 use crate::{DeadlineTracker, Deadlines, Error, FrameCodec, FrameSink};
 
 /// A source of frames whose codec says what it has received: implemented
 /// for `Framed` and `FramedRead` of [`FrameCodec`].
 pub trait ReadProgress {
-    #[doc(hidden)]
-    fn codec_seen(&self) -> CodecSeen;
+    /// Bytes that have entered the read buffer in all: the decoder's
+    /// position plus what is still buffered (decoding only moves bytes
+    /// from one to the other).
+    fn received(&self) -> u64;
+    /// Bytes in the read buffer now.
+    fn buffered(&self) -> usize;
 }
 
 /// A sink of frames that says how many bytes it holds unsent: implemented
@@ -31,20 +35,21 @@ pub trait WriteProgress {
     fn queued(&self) -> usize;
 }
 
-/// What a codec has seen of its read buffer (opaque).
-#[doc(hidden)]
-#[derive(Debug, Clone, Copy)]
-pub struct CodecSeen(Seen);
-
 impl<T> ReadProgress for Framed<T, FrameCodec> {
-    fn codec_seen(&self) -> CodecSeen {
-        CodecSeen(self.codec().seen())
+    fn received(&self) -> u64 {
+        self.codec().decoder().position() + self.read_buffer().len() as u64
+    }
+    fn buffered(&self) -> usize {
+        self.read_buffer().len()
     }
 }
 
 impl<T> ReadProgress for FramedRead<T, FrameCodec> {
-    fn codec_seen(&self) -> CodecSeen {
-        CodecSeen(self.decoder().seen())
+    fn received(&self) -> u64 {
+        self.decoder().decoder().position() + self.read_buffer().len() as u64
+    }
+    fn buffered(&self) -> usize {
+        self.read_buffer().len()
     }
 }
 
@@ -231,13 +236,12 @@ where
             this.tracker.restart_idle(started);
         }
         let poll = Pin::new(&mut this.inner).poll_next(cx);
-        let CodecSeen(seen) = this.inner.codec_seen();
-        if seen.received > this.received {
+        let received = this.inner.received();
+        if received > this.received {
             // Bytes arrived during this poll: stamped with its start, so
             // that a frame's start is never placed late.
-            this.tracker
-                .received(seen.received - this.received, started);
-            this.received = seen.received;
+            this.tracker.received(received - this.received, started);
+            this.received = received;
             this.last_read = started;
         }
         match poll {
@@ -245,7 +249,7 @@ where
                 // FramedRead never reads while a complete frame is buffered,
                 // so bytes left behind this item came with the last read.
                 this.tracker
-                    .frame_done(seen.buffered as u64, this.last_read);
+                    .frame_done(this.inner.buffered() as u64, this.last_read);
                 this.fresh = true;
                 Poll::Ready(Some(item))
             }

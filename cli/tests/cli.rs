@@ -75,15 +75,7 @@ fn vectors() -> Vec<Vector> {
             max: Some(v.max),
             recover: v.recover,
             input: v.input,
-            events: v
-                .events
-                .into_iter()
-                .map(|e| match e {
-                    testkit::Event::Frame(p) => Ok(p),
-                    testkit::Event::Error(e) => Err(e.canonical().to_string()),
-                    testkit::Event::Io(kind) => Err(format!("{kind:?}")),
-                })
-                .collect(),
+            events: v.events.iter().map(testkit::Event::as_expected).collect(),
         })
         .collect();
     assert!(out.len() >= 40, "{} vectors", out.len());

@@ -90,11 +90,10 @@ pub fn all() -> Result<Vec<Vector>, String> {
             input: v.input,
             events: v
                 .events
-                .into_iter()
-                .map(|e| match e {
-                    testkit::Event::Frame(p) => Event::Frame(p),
-                    testkit::Event::Error(e) => Event::Error(e.canonical().to_string()),
-                    testkit::Event::Io(kind) => Event::Error(format!("{kind:?}")),
+                .iter()
+                .map(|e| match e.as_expected() {
+                    Ok(payload) => Event::Frame(payload),
+                    Err(text) => Event::Error(text),
                 })
                 .collect(),
         })

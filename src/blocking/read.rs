@@ -354,14 +354,13 @@ impl<R: Read> FrameReader<R> {
     /// (see [`Error::is_fatal`]), including `Truncated` at EOF inside a
     /// frame.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, Error> {
-        let Some(deadlines) = self.deadlines.as_mut() else {
-            return self.read_next();
-        };
-        deadlines.begin();
+        if let Some(deadlines) = self.deadlines.as_mut() {
+            deadlines.begin();
+        }
         let result = self.read_next();
         match self.deadlines.as_mut() {
             Some(deadlines) => deadlines.end(result, self.buf.len()),
-            None => result,
+            None => result, // no deadlines set
         }
     }
 

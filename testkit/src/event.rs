@@ -60,6 +60,16 @@ impl Event {
         }
     }
 
+    /// The event as a vector file states it: `Ok(payload)` for a frame,
+    /// `Err(canonical text)` for an error (an I/O kind by its name).
+    pub fn as_expected(&self) -> Result<Vec<u8>, String> {
+        match self {
+            Event::Frame(p) => Ok(p.clone()),
+            Event::Error(e) => Err(e.canonical().to_string()),
+            Event::Io(kind) => Err(format!("{kind:?}")),
+        }
+    }
+
     /// `true` for a decode error event whose error is fatal.
     pub fn is_fatal_error(&self) -> bool {
         matches!(self, Event::Error(e) if e.is_fatal())
