@@ -171,13 +171,20 @@ pub struct FrameCodec {
 /// `io::Error` as its error — the shape that tokio-serde and other code
 /// written for `LengthDelimitedCodec` expect.
 ///
-/// Every error is an `io::Error` carrying the typed [`Error`]
-/// (`e.get_ref()` and `downcast_ref::<lpframe::Error>()`). As with
-/// `LengthDelimitedCodec`, treat an error as the end of the stream: a
-/// tokio-util `Framed` yields `None` after it. (A corrupt payload is not
-/// fatal to the decoder, and polling past that `None` goes on with the next
-/// frame; use [`FrameCodec`], which yields dropped frames as items, to
-/// carry on past corrupt frames as a matter of course.)
+/// **A corrupt frame does not end the stream.** A frame whose header was
+/// intact but whose payload fails its checksum (or, in recovery mode, a
+/// damaged range) is dropped inside the codec: the stream goes on with the
+/// next frame, so a typed stream built on it (tokio-serde) keeps going, as
+/// [`FrameCodec`] does. Each drop is counted in [`stats()`](Self::stats)
+/// (`frames_dropped`, `skipped_ranges`, `bytes_skipped`) and, with the
+/// `tracing` feature, logged as a `WARN` event with the error and its
+/// offset. Use [`FrameCodec`] to receive each dropped frame as an item.
+///
+/// Only fatal errors (the stream cannot be resynchronised: bad magic,
+/// header checksum, oversized or truncated frame, I/O) are returned, as an
+/// `io::Error` carrying the typed [`Error`] (`e.get_ref()` and
+/// `downcast_ref::<lpframe::Error>()`). As with `LengthDelimitedCodec`,
+/// treat such an error as the end of the stream.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -347,9 +354,42 @@ impl Encoder<Bytes> for FrameCodec {
     }
 }
 
+/// A decode error as [`PayloadCodec`]'s result: a fatal error is the
+/// `io::Error` that ends the stream; a dropped frame (counted in the
+/// decoder's stats) yields nothing, and the codec decodes on
+/// ([`PayloadCodec::decode_on`]).
 #[inline(always)]
-fn payload_error(e: DecodeError) -> io::Result<Option<BytesMut>> {
-    Err(Error::Decode(e).into())
+fn skip_or_fail(e: DecodeError) -> io::Result<Option<BytesMut>> {
+    if e.is_fatal() {
+        Err(Error::Decode(e).into())
+    } else {
+        Ok(None)
+    }
+}
+
+impl PayloadCodec {
+    /// After `Ok(None)`, which is a wait for more bytes or a dropped frame:
+    /// decodes on while each pass makes progress. A wait makes none (no new
+    /// bytes), so it returns at once; each drop consumes the frame's bytes,
+    /// so the loop ends within `src`. Off the frame path, which pays
+    /// nothing for it.
+    #[cold]
+    #[inline(never)]
+    fn decode_on(&mut self, src: &mut BytesMut, eof: bool) -> io::Result<Option<BytesMut>> {
+        loop {
+            let before = self.decoder.position();
+            let item = if eof {
+                self.decoder.decode_eof_with(src, |p| p, skip_or_fail)
+            } else {
+                self.decoder
+                    .decode_with(src, |p| p, skip_or_fail, make_room)
+            };
+            match item {
+                Ok(None) if self.decoder.position() != before => continue,
+                item => return item,
+            }
+        }
+    }
 }
 
 impl Decoder for PayloadCodec {
@@ -357,17 +397,21 @@ impl Decoder for PayloadCodec {
     type Error = io::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-        let item = self
+        let mut item = self
             .decoder
-            .decode_with(src, |payload| payload, payload_error, make_room);
+            .decode_with(src, |p| p, skip_or_fail, make_room);
+        if let Ok(None) = item {
+            item = self.decode_on(src, false);
+        }
         self.buffered = src.len();
         item
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-        let item = self
-            .decoder
-            .decode_eof_with(src, |payload| payload, payload_error);
+        let mut item = self.decoder.decode_eof_with(src, |p| p, skip_or_fail);
+        if let Ok(None) = item {
+            item = self.decode_on(src, true);
+        }
         self.buffered = src.len();
         item
     }

@@ -537,9 +537,9 @@ impl FrameDecoder {
         &mut self,
         src: &mut BytesMut,
         make: impl FnOnce(BytesMut) -> T,
-        fail: impl Fn(DecodeError) -> Result<Option<T>, E>,
+        mut fail: impl FnMut(DecodeError) -> Result<Option<T>, E>,
     ) -> Result<Option<T>, E> {
-        match self.decode_with(src, make, &fail, |_, _| {})? {
+        match self.decode_with(src, make, &mut fail, |_, _| {})? {
             Some(item) => Ok(Some(item)),
             None => match self.end_of_stream(src) {
                 Ok(()) => Ok(None),

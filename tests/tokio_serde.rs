@@ -1,7 +1,7 @@
 //! tokio-serde over lpframe: typed messages as short as over
 //! `LengthDelimitedCodec` (the same generic program runs over both codecs),
-//! without a per-message copy, and with a corrupt message reported as a
-//! typed error.
+//! without a per-message copy, going on past a corrupt message (counted),
+//! and with a fatal error reported as a typed error.
 #![cfg(feature = "tokio")]
 
 use std::io;
@@ -105,7 +105,7 @@ fn payloads_are_split_from_the_read_buffer_not_copied() {
 }
 
 #[tokio::test]
-async fn a_corrupt_message_is_a_typed_error_and_the_stream_goes_on_when_polled() {
+async fn a_typed_stream_goes_on_past_a_corrupt_message_and_counts_it() {
     let (mut a, b) = tokio::io::duplex(4096);
     let mut wire = Vec::new();
     for (id, text) in [(1, "kept"), (2, "corrupted"), (3, "after")] {
@@ -115,7 +115,7 @@ async fn a_corrupt_message_is_a_typed_error_and_the_stream_goes_on_when_polled()
         });
         lpframe::write_frame(&mut wire, &json).unwrap();
     }
-    // Flip a bit in the second frame's payload.
+    // Flip a bit in the second frame's payload: its header stays intact.
     let second = lpframe::HEADER_LEN
         + serde_json_bytes(&Msg {
             id: 1,
@@ -129,24 +129,52 @@ async fn a_corrupt_message_is_a_typed_error_and_the_stream_goes_on_when_polled()
         Framed::new(b, PayloadCodec::new()),
         Json::<Msg, Msg>::default(),
     );
+    // The corrupt message costs that one message: the next poll gives the
+    // one after it, then the clean end of the stream.
+    let ids: Vec<u32> = [conn.try_next().await, conn.try_next().await]
+        .into_iter()
+        .map(|m| m.unwrap().expect("a message").id)
+        .collect();
+    assert_eq!(ids, [1, 3]);
+    assert!(conn.try_next().await.unwrap().is_none());
+    let stats = conn.get_ref().codec().stats();
+    assert_eq!((stats.frames_decoded, stats.frames_dropped), (2, 1));
+    assert_eq!(stats.fatal_errors, 0);
+}
+
+#[tokio::test]
+async fn a_fatal_error_is_a_typed_io_error_that_ends_the_typed_stream() {
+    let (mut a, b) = tokio::io::duplex(4096);
+    let mut wire = Vec::new();
+    lpframe::write_frame(
+        &mut wire,
+        &serde_json_bytes(&Msg {
+            id: 1,
+            text: "kept".into(),
+        }),
+    )
+    .unwrap();
+    let at = wire.len();
+    lpframe::write_frame(&mut wire, b"{}").unwrap();
+    wire[at + 4] ^= 0x80; // the declared length: the header checksum fails
+    a.write_all(&wire).await.unwrap();
+    drop(a);
+    let mut conn: tokio_serde::Framed<_, Msg, Msg, _> = tokio_serde::Framed::new(
+        Framed::new(b, PayloadCodec::new()),
+        Json::<Msg, Msg>::default(),
+    );
     assert_eq!(conn.try_next().await.unwrap().unwrap().id, 1);
     let err = conn.try_next().await.unwrap_err();
     let typed = err.get_ref().and_then(|e| e.downcast_ref::<Error>());
     assert!(
         matches!(
             typed,
-            Some(Error::Decode(DecodeError::PayloadChecksum { .. }))
+            Some(Error::Decode(DecodeError::HeaderChecksum { .. }))
         ),
         "{err:?}"
     );
-    assert!(!typed.is_some_and(Error::is_fatal));
-    // Not fatal: polled on (past the `None` that tokio-util's `Framed`
-    // yields after an error), the stream gives the next message.
-    let next = match conn.try_next().await.unwrap() {
-        Some(m) => m,
-        None => conn.try_next().await.unwrap().expect("the message after"),
-    };
-    assert_eq!(next.id, 3);
+    assert!(typed.is_some_and(Error::is_fatal));
+    assert_eq!(conn.get_ref().codec().stats().fatal_errors, 1);
 }
 
 fn serde_json_bytes(m: &Msg) -> Vec<u8> {

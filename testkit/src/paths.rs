@@ -206,15 +206,18 @@ pub fn via_codec(script: &Script, setup: impl Into<Setup>) -> Vec<Event> {
     })
 }
 
-/// The `LengthDelimitedCodec`-shaped codec, driven like [`via_codec`]; its
-/// errors are `io::Error`s carrying the typed error, and a caller that
-/// polls on past a non-fatal one gets the next frames.
+/// The `LengthDelimitedCodec`-shaped codec, driven like [`via_codec`]. It
+/// drops a corrupt frame inside the codec and goes on (a typed stream on it
+/// keeps going), so its events are the decoder's without the non-fatal
+/// errors; those it must have counted instead. Returns the events and the
+/// drops counted in its stats (`frames_dropped + skipped_ranges`). A fatal
+/// error is an `io::Error` carrying the typed error.
 #[cfg(feature = "tokio")]
-pub fn via_payload_codec(script: &Script, setup: impl Into<Setup>) -> Vec<Event> {
+pub fn via_payload_codec(script: &Script, setup: impl Into<Setup>) -> (Vec<Event>, u64) {
     let setup: Setup = setup.into();
     use tokio_util::codec::Decoder;
     let mut codec = setup.payload_codec();
-    walk("PayloadCodec", script, |buf, _, eof| {
+    let events = walk("PayloadCodec", script, |buf, _, eof| {
         let res = if eof {
             codec.decode_eof(buf)
         } else {
@@ -225,11 +228,15 @@ pub fn via_payload_codec(script: &Script, setup: impl Into<Setup>) -> Vec<Event>
             Ok(None) => Call::More,
             Err(io) => match io.get_ref().and_then(|e| e.downcast_ref::<Error>()) {
                 Some(Error::Decode(e)) if e.is_fatal() => Call::Fatal(e.clone()),
-                Some(Error::Decode(e)) => Call::Dropped(e.clone()),
+                Some(Error::Decode(e)) => {
+                    panic!("PayloadCodec: a non-fatal error returned, not dropped: {e:?}")
+                }
                 _ => panic!("PayloadCodec: an io::Error without a decode error: {io:?}"),
             },
         }
-    })
+    });
+    let stats = codec.stats();
+    (events, stats.frames_dropped + stats.skipped_ranges)
 }
 
 /// `FrameReader` over the script, called until the script is played out:
@@ -412,7 +419,9 @@ pub enum Path {
     /// `FrameCodec` driven as `Framed` drives it ([`via_codec`]).
     #[cfg(feature = "tokio")]
     Codec,
-    /// `PayloadCodec` driven likewise ([`via_payload_codec`]).
+    /// `PayloadCodec` driven likewise ([`via_payload_codec`]); it drops
+    /// corrupt frames itself, so its events lack the non-fatal errors,
+    /// which it counts instead ([`every_path`] checks both).
     #[cfg(feature = "tokio")]
     PayloadCodec,
     /// `FrameCodec` under a real `FramedRead` on a runtime, fed by an
@@ -466,7 +475,7 @@ impl Path {
             #[cfg(feature = "tokio")]
             Path::Codec => via_codec(&script(), setup),
             #[cfg(feature = "tokio")]
-            Path::PayloadCodec => via_payload_codec(&script(), setup),
+            Path::PayloadCodec => via_payload_codec(&script(), setup).0,
             #[cfg(feature = "tokio")]
             Path::Framed => via_framed(&script(), setup),
             Path::ReadFrame | Path::Slice if recovering => return None,
@@ -496,6 +505,24 @@ pub fn every_path(
     let setup: Setup = setup.into();
     let mut reference: Option<Vec<Event>> = None;
     for &path in Path::ALL {
+        #[cfg(feature = "tokio")]
+        if path == Path::PayloadCodec {
+            let want = reference.as_ref().expect("the decoder runs first");
+            let max = setup.config.max_read_frame_len;
+            let (events, counted) =
+                via_payload_codec(&Script::new(input, chunks, faults, max), setup);
+            let (kept, dropped): (Vec<Event>, Vec<Event>) = want
+                .iter()
+                .cloned()
+                .partition(|e| !matches!(e, Event::Error(e) if !e.is_fatal()));
+            assert_eq!(events, kept, "{path:?} disagrees with the decoder");
+            assert_eq!(
+                counted,
+                dropped.len() as u64,
+                "{path:?} miscounted its drops"
+            );
+            continue;
+        }
         let Some(events) = path.events(input, chunks, faults, setup) else {
             continue;
         };
