@@ -301,6 +301,8 @@ fn expectations(defect: Defect) -> (Vec<String>, Vec<String>) {
             "FAIL vector/valid_then_bad_magic/bytes",
             "FAIL vector/valid_then_bad_magic/split",
             "FAIL vector/payload_checksum_last_frame/split",
+            "FAIL vector/truncated_after_valid_frame/bytes",
+            "FAIL vector/truncated_after_valid_frame/split",
         ]),
         Defect::Withholds => specs(&["FAIL vector/payload_checksum_last_frame/split"]),
         _ => vec![],
