@@ -55,10 +55,16 @@ const fn crc_step(t: &[[u32; 256]; 4], crc: u32, be_word: u32) -> u32 {
         ^ t[0][(w >> 24) as usize]
 }
 
-/// The first four bytes of every valid v1 header (magic, version 1, no
-/// flags), as a big-endian number (`from_be_bytes`, not `byteorder`: this
-/// is evaluated at compile time).
-pub(crate) const V1_PREFIX: u32 = u32::from_be_bytes([0xC1, 0x4C, 1, 0]);
+/// The first four bytes of every valid v1 header, `C1 4C 01 00` (magic,
+/// version 1, no flags), as the big-endian number they spell.
+pub(crate) const V1_PREFIX: u32 = 0xC14C_0100;
+const _: () = assert!(
+    V1_PREFIX
+        == (crate::MAGIC[0] as u32) << 24
+            | (crate::MAGIC[1] as u32) << 16
+            | (crate::VERSION as u32) << 8,
+    "V1_PREFIX spells the magic, version 1 and no flags"
+);
 
 /// The CRC register after [`V1_PREFIX`], computed at compile time: a
 /// header that starts with it needs two table steps instead of three.

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use byteorder::{BigEndian, ByteOrder};
+
 /// What a peer that sent bytes with the wrong magic seems to be speaking.
 ///
 /// Only a hint for humans reading logs, derived from the first bytes that
@@ -104,8 +106,8 @@ const LENGTH_PREFIX_MAX: u32 = 8 * 1024 * 1024;
 /// from other binary data in the bytes a decoder looks at.
 fn length_prefixed(prefix: &[u8]) -> bool {
     match prefix {
-        [0, b1, b2, b3, ..] => {
-            (1..=LENGTH_PREFIX_MAX).contains(&u32::from_be_bytes([0, *b1, *b2, *b3]))
+        [0, rest @ ..] if rest.len() >= 3 => {
+            (1..=LENGTH_PREFIX_MAX).contains(&BigEndian::read_u24(rest))
         }
         [0, b1] | [0, b1, _] => *b1 != 0,
         _ => false,
