@@ -15,13 +15,12 @@
 //! Without arguments it prints the table of BENCHMARKS.md.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::StreamExt;
-use tokio::io::{AsyncRead, ReadBuf};
+
+use testkit::Chunked;
 use tokio_util::codec::{FramedRead, LengthDelimitedCodec};
 
 struct Counting;
@@ -64,25 +63,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Hands out `data` at most `chunk` bytes per `poll_read`, always ready.
-struct Chunked {
-    data: Bytes,
-    chunk: usize,
-}
-
-impl AsyncRead for Chunked {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let n = self.chunk.min(buf.remaining()).min(self.data.len());
-        let part = self.data.split_to(n);
-        buf.put_slice(&part);
-        Poll::Ready(Ok(()))
-    }
-}
-
 fn stream(mode: &str, size: usize, frames: usize) -> Bytes {
     let p: Vec<u8> = (0..size).map(|i| (i * 131 + 7) as u8).collect();
     let mut wire = BytesMut::with_capacity(frames * (size + 16));
@@ -99,7 +79,7 @@ fn stream(mode: &str, size: usize, frames: usize) -> Bytes {
 
 /// Runs one mode; returns (frames received, payload bytes).
 fn run(mode: &str, data: Bytes, read: usize) -> (usize, usize) {
-    let reader = Chunked { data, chunk: read };
+    let reader = Chunked::new(data, read);
     futures::executor::block_on(async move {
         let (mut frames, mut bytes) = (0, 0);
         match mode {

@@ -6,14 +6,11 @@
 //! codecs directly and under a real `FramedRead`, against the decoder).
 #![cfg(feature = "tokio")]
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use bytes::Bytes;
 use futures::StreamExt;
 use lpframe::{Config, DecodeError, FrameCodec, DEFAULT_MAX_FRAME_LEN};
-use testkit::{after, encode_all, every_path, sizes_of_cuts, timeouts_before_chunks, Event};
-use tokio::io::{AsyncRead, ReadBuf};
+use testkit::{
+    after, encode_all, every_path, sizes_of_cuts, timeouts_before_chunks, Chunked, Event,
+};
 use tokio_util::codec::FramedRead;
 
 fn payload(len: usize, seed: u8) -> Vec<u8> {
@@ -155,35 +152,13 @@ fn a_large_payload_cut_by_eof_is_truncated_and_recovery_skips_it() {
     }
 }
 
-/// Hands out the stream in reads of `chunk` bytes, always ready.
-struct Chunked {
-    data: Bytes,
-    chunk: usize,
-}
-
-impl AsyncRead for Chunked {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let n = self.chunk.min(buf.remaining()).min(self.data.len());
-        let part = self.data.split_to(n);
-        buf.put_slice(&part);
-        Poll::Ready(Ok(()))
-    }
-}
-
 #[tokio::test]
 async fn frames_held_by_the_caller_are_never_overwritten() {
     // Keep every frame while the next ones are read (the buffer is shared,
     // so room must come from new memory): each still holds its payload.
     let (payloads, wire) = stream();
     for chunk in [4096, 65_536, 1 << 20, 8 << 20] {
-        let reader = Chunked {
-            data: Bytes::from(wire.clone()),
-            chunk,
-        };
+        let reader = Chunked::new(wire.clone(), chunk);
         let mut framed = FramedRead::new(reader, FrameCodec::new());
         let mut held = Vec::new();
         while let Some(item) = framed.next().await {

@@ -15,6 +15,37 @@ use tokio_util::codec::FramedRead;
 use crate::script::Step;
 use crate::{Event, Script};
 
+/// An `AsyncRead` that hands out `data` in reads of at most `chunk` bytes,
+/// always ready: a fast peer whose bytes arrive in reads of one size (for
+/// the codecs' buffer policy, and the benches that count its bytes).
+pub struct Chunked {
+    data: bytes::Bytes,
+    chunk: usize,
+}
+
+impl Chunked {
+    /// `data` in reads of at most `chunk` (at least 1) bytes.
+    pub fn new(data: impl Into<bytes::Bytes>, chunk: usize) -> Self {
+        Chunked {
+            data: data.into(),
+            chunk: chunk.max(1),
+        }
+    }
+}
+
+impl AsyncRead for Chunked {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let n = self.chunk.min(buf.remaining()).min(self.data.len());
+        let part = self.data.split_to(n);
+        buf.put_slice(&part);
+        Poll::Ready(Ok(()))
+    }
+}
+
 /// An `AsyncRead` that plays a [`Script`], returning `Pending` before
 /// every step, as a socket fed by a slow peer would.
 pub struct ScriptAsync {

@@ -56,6 +56,8 @@ pub mod setup;
 pub mod vectors;
 
 pub use event::{after, frame_bytes, Event, FUZZ_MAX};
+#[cfg(feature = "tokio")]
+pub use framed::Chunked;
 pub use model::{expected, model, model_with_boundaries, with_after};
 pub use paths::{every_path, timeouts_before_chunks, Path};
 pub use readers::{encode_all, StallAfter};
