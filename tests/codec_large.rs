@@ -9,15 +9,10 @@
 use futures::StreamExt;
 use lpframe::{Config, DecodeError, FrameCodec, DEFAULT_MAX_FRAME_LEN};
 use testkit::{
-    after, encode_all, every_path, sizes_of_cuts, timeouts_before_chunks, Chunked, Event,
+    after, chunkings_around_second_header, encode_all, every_path, frames_of_sizes, pattern,
+    timeouts_before_chunks, Chunked, Event,
 };
 use tokio_util::codec::FramedRead;
-
-fn payload(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(29).wrapping_add(seed))
-        .collect()
-}
 
 const SIZES: [usize; 10] = [
     10,
@@ -33,32 +28,13 @@ const SIZES: [usize; 10] = [
 ];
 
 fn stream() -> (Vec<Vec<u8>>, Vec<u8>) {
-    let payloads: Vec<Vec<u8>> = SIZES
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| payload(n, i as u8))
-        .collect();
-    let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
-    let wire = encode_all(&refs);
-    (payloads, wire)
+    frames_of_sizes(&SIZES)
 }
 
 /// Whole, fixed sizes from small to far larger than a frame, and cuts
 /// around the headers of the large frames.
 fn chunkings(wire: &[u8]) -> Vec<Vec<usize>> {
-    let mut out = vec![vec![wire.len()]];
-    for size in [4099, 65_536, 100_003, 700_001, 3_000_000] {
-        out.push(wire.chunks(size).map(<[u8]>::len).collect());
-    }
-    let second = 16 + 10;
-    for cuts in [
-        vec![second, second + 8, second + 16, second + 17],
-        vec![second + 16 + 1000, second + 16 + 65_534],
-        vec![second + 15],
-    ] {
-        out.push(sizes_of_cuts(wire.len(), &cuts));
-    }
-    out
+    chunkings_around_second_header(wire, &[4099, 65_536, 100_003, 700_001, 3_000_000], 10)
 }
 
 fn frames_then_after(payloads: &[Vec<u8>]) -> Vec<Event> {
@@ -88,7 +64,7 @@ fn large_and_small_frames_at_every_chunking() {
 
 #[test]
 fn a_corrupt_large_payload_costs_that_frame_only_wherever_the_flip() {
-    let big = payload(300_000, 9);
+    let big = pattern(300_000, 9);
     for at in [0, 100, 65_535, 65_536, 150_000, 299_999] {
         let mut wire = encode_all(&[&big, b"after"]);
         wire[16 + at] ^= 0x40;

@@ -8,14 +8,10 @@ use std::io;
 
 use lpframe::{Config, DecodeError, Error, FrameReader, DEFAULT_MAX_FRAME_LEN, HEADER_LEN};
 use testkit::paths::{via_decoder, via_reader};
-use testkit::{after, encode_all, sizes_of_cuts, Event, Script, StallAfter, Step};
-
-/// Payload `i` of a test stream: deterministic, different per frame.
-fn payload(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
+use testkit::{
+    after, chunkings_around_second_header, encode_all, frames_of_sizes, pattern, Event, Script,
+    StallAfter, Step,
+};
 
 /// Frames on both sides of the threshold, back to back.
 fn stream() -> (Vec<Vec<u8>>, Vec<u8>) {
@@ -29,34 +25,13 @@ fn stream() -> (Vec<Vec<u8>>, Vec<u8>) {
         0,
         200_000,
     ];
-    let payloads: Vec<Vec<u8>> = sizes
-        .iter()
-        .enumerate()
-        .map(|(i, &n)| payload(n, i as u8))
-        .collect();
-    let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
-    let wire = encode_all(&refs);
-    (payloads, wire)
+    frames_of_sizes(&sizes)
 }
 
 /// Chunk sizes for `wire`: whole, fixed sizes, and cuts right around the
 /// headers of the large frames.
 fn chunkings(wire: &[u8]) -> Vec<Vec<usize>> {
-    let mut out = vec![vec![wire.len()]];
-    for size in [1000, 4096, 8192, 65_536, 100_003] {
-        out.push(wire.chunks(size).map(<[u8]>::len).collect());
-    }
-    // Cut just before, inside and just after a large frame's header, and
-    // inside its payload.
-    let second = 16 + 10;
-    for cuts in [
-        vec![second, second + 8, second + 16, second + 17],
-        vec![second + 16 + 1000, second + 16 + 65_534],
-        vec![second + 15],
-    ] {
-        out.push(sizes_of_cuts(wire.len(), &cuts));
-    }
-    out
+    chunkings_around_second_header(wire, &[1000, 4096, 8192, 65_536, 100_003], 10)
 }
 
 /// `input` in chunks of these sizes, with a `TimedOut` before every chunk
@@ -144,7 +119,7 @@ fn a_large_payload_cut_by_eof_is_truncated_never_delivered() {
 
 #[test]
 fn a_corrupt_large_payload_costs_that_frame_only() {
-    let big = payload(300_000, 9);
+    let big = pattern(300_000, 9);
     let mut wire = encode_all(&[&big, b"after"]);
     wire[16 + 150_000] ^= 0x40;
     let chunks: Vec<usize> = wire.chunks(10_000).map(<[u8]>::len).collect();
@@ -165,7 +140,7 @@ fn a_corrupt_large_payload_costs_that_frame_only() {
 
 #[test]
 fn mid_large_payload_state_is_visible_and_kept() {
-    let big = payload(200_000, 3);
+    let big = pattern(200_000, 3);
     let wire = encode_all(&[&big]);
     // 16 header bytes + 50,000 payload bytes, then the end of the stream:
     // truncated, with the count. Fatal, so the reader is failed rather than

@@ -60,7 +60,9 @@ pub use event::{after, frame_bytes, Event, FUZZ_MAX};
 pub use framed::Chunked;
 pub use model::{expected, model, model_with_boundaries, with_after};
 pub use paths::{every_path, timeouts_before_chunks, Path};
-pub use readers::{encode_all, StallAfter};
+pub use readers::{
+    chunkings_around_second_header, encode_all, frames_of_sizes, pattern, StallAfter,
+};
 pub use rng::Rng;
 pub use script::{chunk_sizes, seeded_faults, sizes_of_cuts, Script, Step};
 pub use setup::Setup;
