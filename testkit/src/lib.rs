@@ -40,6 +40,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod damaged;
 pub mod event;
 #[cfg(feature = "tokio")]
 mod framed;
