@@ -4,7 +4,26 @@
 
 use bytes::BytesMut;
 use lpframe::{Config, DecodeError, FrameDecoder, FrameReader, FrameWriter, Stats};
-use testkit::damaged::{with_damage, with_fatal_end};
+
+/// "one", "two" with a flipped payload bit, "three": one frame dropped.
+fn with_corrupt_frame() -> Vec<u8> {
+    let mut wire = Vec::new();
+    for p in [&b"one"[..], b"two", b"three"] {
+        lpframe::write_frame(&mut wire, p).unwrap();
+    }
+    wire[19 + 16] ^= 1;
+    wire
+}
+
+/// `with_corrupt_frame`, then 5 bytes of garbage, "four", then half a
+/// header: in recovery mode 2 ranges skipped (5 bytes and the 7-byte tail).
+fn with_damage() -> Vec<u8> {
+    let mut wire = with_corrupt_frame();
+    wire.extend_from_slice(b"junk!");
+    lpframe::write_frame(&mut wire, b"four").unwrap();
+    wire.extend_from_slice(&[0xC1, 0x4C, 1, 0, 0, 0, 0]);
+    wire
+}
 
 /// What every reading path must count for `with_damage` in recovery mode.
 fn damaged_recovered(s: Stats) {
@@ -22,6 +41,12 @@ fn damaged_fatal(s: Stats) {
     assert_eq!((s.frames_decoded, s.frames_dropped), (2, 1), "{s:?}");
     assert_eq!((s.skipped_ranges, s.bytes_skipped), (0, 0), "{s:?}");
     assert_eq!(s.fatal_errors, 1, "{s:?}");
+}
+
+fn with_fatal_end() -> Vec<u8> {
+    let mut wire = with_corrupt_frame();
+    wire.extend_from_slice(b"\0\0\0\x05hello");
+    wire
 }
 
 #[test]

@@ -6,7 +6,31 @@
 #![cfg(feature = "tracing")]
 
 use lpframe::{Config, FrameReader};
-use testkit::damaged::{with_damage, with_fatal_end};
+
+fn with_corrupt_frame() -> Vec<u8> {
+    let mut wire = Vec::new();
+    for p in [&b"one"[..], b"two", b"three"] {
+        lpframe::write_frame(&mut wire, p).unwrap();
+    }
+    wire[19 + 16] ^= 1;
+    wire
+}
+
+/// As in tests/stats.rs: a corrupt frame, 5 bytes of garbage, a frame and
+/// half a header.
+fn with_damage() -> Vec<u8> {
+    let mut wire = with_corrupt_frame();
+    wire.extend_from_slice(b"junk!");
+    lpframe::write_frame(&mut wire, b"four").unwrap();
+    wire.extend_from_slice(&[0xC1, 0x4C, 1, 0, 0, 0, 0]);
+    wire
+}
+
+fn with_fatal_end() -> Vec<u8> {
+    let mut wire = with_corrupt_frame();
+    wire.extend_from_slice(b"\0\0\0\x05hello");
+    wire
+}
 
 use std::sync::{Arc, Mutex};
 use tracing::field::{Field, Visit};

@@ -22,7 +22,12 @@ fn json_lines(stdout: &[u8]) -> Vec<Value> {
 
 /// Two frames and a corrupt one between them: what a capture holds.
 fn capture() -> Vec<u8> {
-    testkit::damaged::with_corrupt_frame()
+    let mut wire = Vec::new();
+    for p in [&b"one"[..], b"two", b"three"] {
+        lpframe::write_frame(&mut wire, p).unwrap();
+    }
+    wire[19 + 16] ^= 1;
+    wire
 }
 
 #[test]

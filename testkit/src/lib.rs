@@ -40,7 +40,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod damaged;
 pub mod event;
 #[cfg(feature = "tokio")]
 mod framed;
