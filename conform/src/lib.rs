@@ -39,7 +39,7 @@
 //! | bug (`Defect`) | case | message |
 //! |---|---|---|
 //! | `AfterFatal`: resynchronises and echoes after a fatal error | `fatal/frame-after-error` | an unexpected echo 2: 32 bytes 7468697320667261... |
-//! | `LateMagic`: checks the magic only at 16 bytes | `foreign/http` (WARN) | the connection stayed open 1 s after the 7 bytes; the peer closed (FIN) once the tester sent 9 more: it checks the magic only with a whole 16-byte header |
+//! | `LateMagic`: checks the magic only at 16 bytes | `foreign/http` (WARN) | the connection stayed open 1 s after the 7 bytes; the peer closed (FIN) 0 ms after the tester sent 9 more: it checks the magic only with a whole 16-byte header |
 //! | `MagicFirstByte`: reports bad magic after the first byte | `vector/single_zero_byte/bytes` | the peer closed the connection (FIN) after the single byte 00, before the tester's end of stream (seen 0 ms into the 200 ms check): it reported bad magic after the first byte (section 4: not before 2 bytes have arrived), or it cut an unfinished frame before its stall timeout |
 //! | `LengthBeforeCrc`: waits for the declared length before the header CRC | `fatal/header-crc-long-length`, `vector/header_checksum_length_grows/*` | the peer kept the connection open 1.0 s after a header whose CRC fails and whose length (261) exceeds what was sent (5 bytes), and closed (FIN) once the tester sent the rest: it waited for the declared length before checking the header CRC |
 //! | `ResetOnClose`: resets instead of a FIN (after a fatal error, at a timeout) | `close/orderly`, `timeout/stall`, `timeout/idle` (WARN) | the peer reset the connection, though the tester had sent nothing past the failing header; the peer reset the connection at its stall timeout, after 3.01 s |
