@@ -424,6 +424,29 @@ fn first_difference(want: &[u8], got: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    /// A peer that resets the connection while the tester's writer is
+    /// writing: Linux reports the reset once, often to the writer, and the
+    /// reader then sees only an end of stream. The close is still a reset.
+    #[test]
+    fn a_reset_met_by_the_writer_is_reported_as_a_reset() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let peer = thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0; 4096];
+            let _ = s.read(&mut buf);
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+        });
+        let mut c = Conn::open(addr, 1 << 20).unwrap();
+        c.send(vec![Step::Repeat(vec![0x5a; 64 << 10], 1000)])
+            .unwrap();
+        peer.join().unwrap();
+        let close = c.wait_close(Instant::now() + Duration::from_secs(5), "a close");
+        assert_eq!(close, Ok(Some(Close::Reset)));
+    }
+
     #[test]
     fn payloads_are_shown_briefly() {
         assert_eq!(show(b""), "0 bytes");
