@@ -320,8 +320,16 @@ fn expectations(defect: Defect) -> (Vec<String>, Vec<String>) {
         Defect::Withholds => specs(&["FAIL vector/payload_checksum_last_frame/split"]),
         // Whether a frame was in progress when its write blocked, and
         // whether the run outlasts its deadline, depends on the socket
-        // buffers.
-        Defect::EarlyStall | Defect::StallNotRearmed => specs(&["FAIL flow/unread"]),
+        // buffers. And the tester may spend up to half the stall timeout
+        // on one frame (A.2), the very time after which EarlyStall cuts
+        // it: on a loaded machine the 1,040 one-byte writes of
+        // payload_1024 take that long.
+        Defect::EarlyStall => specs(&[
+            "FAIL flow/unread",
+            "FAIL vector/payload_1024/bytes",
+            "FAIL vector/payload_1024/split",
+        ]),
+        Defect::StallNotRearmed => specs(&["FAIL flow/unread"]),
         _ => vec![],
     };
     (expected, racy)
