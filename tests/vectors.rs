@@ -113,3 +113,64 @@ fn valid_vectors_are_exactly_what_our_encoder_writes() {
         }
     }
 }
+
+/// What a receiver must have reported after `prefix` alone, before it is
+/// given more bytes or the end of the stream (PROTOCOL.md section 10, "as
+/// soon as"): the model's events for `prefix`, less a last `Truncated`,
+/// which only the end of the stream decides. (Checks 1 and 2 on the first
+/// two or three bytes are a SHOULD of section 4; lpframe makes them, so
+/// they are part of what it must have reported.)
+fn decided_by(prefix: &[u8], max: u32) -> Vec<Event> {
+    let mut events = model(prefix, max);
+    if matches!(
+        events.last(),
+        Some(Event::Error(DecodeError::Truncated { .. }))
+    ) {
+        events.pop();
+    }
+    events
+}
+
+#[test]
+fn events_come_as_soon_as_the_bytes_that_decide_them() {
+    // A decoder that holds a finished frame (or a decided error) back
+    // until the next read or the end of the stream gives the right final
+    // list on every split and still fails here.
+    for v in load_vectors() {
+        for cut in 0..=v.input.len() {
+            let mut dec = v.setup().decoder();
+            let mut buf = bytes::BytesMut::from(&v.input[..cut]);
+            let mut got = Vec::new();
+            for _ in 0..=cut + 1 {
+                match dec.decode(&mut buf) {
+                    Ok(Some(frame)) => got.push(Event::Frame(frame.to_vec())),
+                    Ok(None) => break,
+                    Err(e) => {
+                        got.push(Event::error(&e));
+                        if e.is_fatal() {
+                            break;
+                        }
+                    }
+                }
+            }
+            if v.recover {
+                // Recovery's skipped ranges end where the next candidate
+                // verifies, which the model does not compute: there the
+                // events so far must be a prefix of the vector's.
+                assert!(
+                    v.events.starts_with(&got),
+                    "vector {}, after {cut} bytes: {got:?}",
+                    v.name
+                );
+            } else {
+                assert_eq!(
+                    got,
+                    decided_by(&v.input[..cut], v.max),
+                    "vector {}, after {cut} of {} bytes, before more input or the end",
+                    v.name,
+                    v.input.len()
+                );
+            }
+        }
+    }
+}

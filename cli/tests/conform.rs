@@ -120,7 +120,7 @@ fn list_names_every_case_with_its_section() {
     let out = lpframe(&["conform", "--list"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).expect("utf-8");
-    assert_eq!(text.lines().count(), 39 * 3 + 15);
+    assert_eq!(text.lines().count(), 40 * 3 + 16);
     assert!(text
         .lines()
         .any(|l| l.starts_with("vector/hello/bytes  §10, 2  test vector hello")));

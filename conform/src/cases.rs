@@ -3,7 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::conn::{Close, Conn, Failure, Step};
+use crate::conn::{plural, Close, Conn, Failure, Step};
+use crate::report::human;
 use crate::rng::Rng;
 use crate::vectors::{self, Ending, Plan, Vector};
 use crate::wire::{frame_bytes, header_bytes};
@@ -40,6 +41,8 @@ pub const TRICKLE_PAUSE: Duration = Duration::from_millis(100);
 /// idle timeout of at least 2 s is assumed too: no case leaves a connection
 /// idle longer than about 1.2 s).
 pub const ASSUMED_MIN_STALL: Duration = Duration::from_secs(3);
+/// The idle timeout the tester assumes when it is not told the peer's.
+pub const ASSUMED_MIN_IDLE: Duration = Duration::from_secs(2);
 /// The largest payload the tester builds (`payload/max` is skipped above).
 pub const PAYLOAD_CAP: u32 = 64 << 20;
 pub const PIPELINE_FRAMES: usize = 10_000;
@@ -49,6 +52,21 @@ pub const MEMORY_CONNS: usize = 100;
 pub const MEMORY_SENT: usize = 1000;
 pub const MEMORY_ALLOWANCE: u64 = 48 << 20;
 pub const MEMORY_PER_BYTE: u64 = 8;
+/// `flow/unread`: the payload of each frame (or `--max`, if smaller), the
+/// smallest `--max` it runs with, how long the tester writes without
+/// reading (at most half the stall timeout), and how much it writes: more
+/// than the loopback's socket buffers hold, so that a peer that reads on
+/// must keep the echoes it cannot write; with `--pid`, enough that keeping
+/// them all shows against the allowance.
+pub const FLOW_PAYLOAD: u32 = 256 << 10;
+pub const FLOW_MIN_PAYLOAD: u32 = 4096;
+pub const FLOW_UNREAD: Duration = Duration::from_secs(2);
+pub const FLOW_BYTES: usize = 32 << 20;
+pub const FLOW_BYTES_PID: usize = 96 << 20;
+/// `flow/unread` with `--pid`: the peer's growth while the tester does not
+/// read may be this much, plus four frames (the one it decodes, the echo it
+/// writes, and their copies).
+pub const FLOW_ALLOWANCE: u64 = 16 << 20;
 
 /// How a case ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +115,7 @@ pub enum Kind {
     Concurrent,
     OrderlyClose,
     Memory,
+    Unread,
     Trickle,
     Stall,
     Idle,
@@ -124,9 +143,10 @@ impl Case {
         }
     }
 
-    /// Runs alone: nothing else may touch the peer's memory meanwhile.
+    /// Runs alone: nothing else may touch the peer's memory meanwhile
+    /// (`flow/unread` measures it too, with `--pid`, and loads the peer).
     pub fn exclusive(&self) -> bool {
-        matches!(self.kind, Kind::Memory)
+        matches!(self.kind, Kind::Memory | Kind::Unread)
     }
 
     /// Mostly waits on the peer's clock: with `--jobs` over 1, started
@@ -152,6 +172,7 @@ impl Case {
             Kind::Concurrent => concurrent(o),
             Kind::OrderlyClose => orderly_close(o),
             Kind::Memory => memory(o),
+            Kind::Unread => unread(o, &mut rng),
             Kind::Trickle => trickle(o),
             Kind::Stall => stall(o),
             Kind::Idle => idle(o),
@@ -266,6 +287,12 @@ pub fn all() -> Result<Vec<Case>, String> {
             Kind::Memory,
         ),
         Case::new(
+            "flow/unread",
+            "A.1 item 11",
+            "the tester writes 32 MiB of frames (96 MiB with --pid) and reads nothing for 2 s (at most half the declared timeouts): every echo then comes, in order (with --pid: the peer's memory stays bounded, it does not keep every echo it cannot write)",
+            Kind::Unread,
+        ),
+        Case::new(
             "timeout/trickle",
             "6",
             "frames trickled one byte at a time, each inside the stall timeout but together longer, are echoed (the stall deadline is per frame)",
@@ -302,6 +329,7 @@ fn play_time(steps: &[Step]) -> Duration {
     steps.iter().fold(Duration::from_secs(5), |t, s| match s {
         Step::Pause(d) => t + *d,
         Step::Send(b) => t + echo_time(b.len()) - ECHO_SLACK,
+        Step::Repeat(b, n) => t + echo_time(b.len() * n) - ECHO_SLACK,
         Step::Finish => t,
     })
 }
@@ -441,23 +469,35 @@ fn vector(
 fn open_until_eof(c: &mut Conn, input: &[u8]) -> Result<(), Failure> {
     let expected = "the connection stays open until the tester's end of stream: the input so \
                     far is an unfinished frame, not an error (section 4.1)";
-    match c.wait_close(Instant::now() + OPEN_CHECK, expected)? {
+    let since = Instant::now();
+    match c.wait_close(since + OPEN_CHECK, expected)? {
         None => Ok(()),
-        Some(close) => Err(Failure::new(
-            expected,
-            match input {
-                [b] if *b != 0xc1 => format!(
-                    "the peer closed the connection ({close}) after the single byte {b:02x}, \
-                     before the tester's end of stream: it reported bad magic after the first \
-                     byte (section 4: not before 2 bytes have arrived)"
-                ),
-                _ => format!(
-                    "the peer closed the connection ({close}) after {} bytes, before the \
-                     tester's end of stream, inside a frame that had failed no check",
-                    input.len()
-                ),
-            },
-        )),
+        Some(close) => {
+            // When the tester saw it, from the start of the check (the
+            // close itself may have come before the check began).
+            let seen = format!(
+                "seen {} into the {} ms check",
+                human(since.elapsed()),
+                OPEN_CHECK.as_millis()
+            );
+            Err(Failure::new(
+                expected,
+                match input {
+                    [b] if *b != 0xc1 => format!(
+                        "the peer closed the connection ({close}) after the single byte {b:02x}, \
+                         before the tester's end of stream ({seen}): it reported bad \
+                         magic after the first byte (section 4: not before 2 bytes have arrived), \
+                         or it cut an unfinished frame before its stall timeout"
+                    ),
+                    _ => format!(
+                        "the peer closed the connection ({close}) after {}, before the \
+                         tester's end of stream ({seen}), inside a frame that had \
+                         failed no check",
+                        plural(input.len(), "byte", "bytes")
+                    ),
+                },
+            ))
+        }
     }
 }
 
@@ -486,10 +526,19 @@ fn foreign_http(o: &Options) -> Result<Outcome, Failure> {
             let more = b"Host: x\r\n".to_vec();
             let sent = send(&mut c, vec![Step::Send(more)])?;
             let actual = match wait_close(&mut c, sent + CLOSE_SLACK)? {
+                // At once: the whole header was what it waited for; later,
+                // the cause may as well be one of its timeouts.
+                Some(close) if sent.elapsed() < Duration::from_millis(500) => format!(
+                    "the connection stayed open 1 s after the 7 bytes; the peer closed ({close}) \
+                     {} after the tester sent 9 more: it checks the magic only with a whole \
+                     16-byte header",
+                    human(sent.elapsed())
+                ),
                 Some(close) => format!(
                     "the connection stayed open 1 s after the 7 bytes; the peer closed ({close}) \
-                     once the tester sent 9 more: it checks the magic only with a whole \
-                     16-byte header"
+                     {} after the tester sent 9 more (a whole header): it did not refuse the \
+                     foreign bytes at once",
+                    human(sent.elapsed())
                 ),
                 None => {
                     finish(&mut c)?;
@@ -842,6 +891,108 @@ fn memory(o: &Options) -> Result<Outcome, Failure> {
     ))))
 }
 
+/// The tester writes [`FLOW_BYTES`] of frames (more with `--pid`) and reads
+/// nothing for [`FLOW_UNREAD`] (at most half the stall and idle timeouts): a peer
+/// whose echoes cannot be written must stop reading (backpressure), or
+/// close on its write timeout (assumed longer), never drop an echo; with
+/// `--pid`, its memory must not grow with what it could not write.
+fn unread(o: &Options, rng: &mut Rng) -> Result<Outcome, Failure> {
+    let len = FLOW_PAYLOAD.min(o.max);
+    if len < FLOW_MIN_PAYLOAD {
+        return Ok(Outcome::Skip(format!(
+            "its frames are {FLOW_MIN_PAYLOAD} bytes or more; --max is {}",
+            o.max
+        )));
+    }
+    let total = if o.pid.is_some() {
+        FLOW_BYTES_PID
+    } else {
+        FLOW_BYTES
+    };
+    let payload = rng.bytes(len as usize);
+    let wire = frame_bytes(&payload);
+    let frames = total / wire.len();
+    // A peer's clocks may run while its write is blocked: half of each.
+    let pause = FLOW_UNREAD
+        .min(o.stall.unwrap_or(ASSUMED_MIN_STALL) / 2)
+        .min(o.idle.unwrap_or(ASSUMED_MIN_IDLE) / 2);
+    let rss = |pid: u32, what: &str| {
+        rss::resident(pid).map_err(|e| Failure::new(format!("the peer's VmRSS {what}"), e))
+    };
+    let before = o.pid.map(|pid| rss(pid, "before")).transpose()?;
+    let mut c = open(o)?;
+    let start = Instant::now();
+    c.send(vec![Step::Repeat(wire.clone(), frames)])?;
+    let mut peak = before;
+    while start.elapsed() < pause {
+        std::thread::sleep(Duration::from_millis(50));
+        if let (Some(pid), Some(p)) = (o.pid, peak.as_mut()) {
+            *p = (*p).max(rss(pid, "while the tester does not read")?);
+        }
+    }
+    let deadline = Instant::now() + echo_time(frames * wire.len());
+    let within = format!(
+        "once the tester reads again after {:.1} s of writing {frames} frames of {len} bytes \
+         without reading",
+        pause.as_secs_f64()
+    );
+    for k in 0..frames {
+        if let Err(mut f) = c.expect_echoes(std::slice::from_ref(&payload), deadline, &within) {
+            let unread = format!(
+                "{:.1} s after the tester began writing (it read nothing for the first {:.1} s)",
+                start.elapsed().as_secs_f64(),
+                pause.as_secs_f64()
+            );
+            f.actual = match c.closed() {
+                // When it closed is not known: the tester was not reading.
+                Some(close) => format!(
+                    "the peer closed the connection ({close}) after {} of {frames}, seen {unread}",
+                    plural(k, "echo", "echoes"),
+                ),
+                None if f.actual.starts_with("no echo by then") => format!(
+                    "{}, {unread}, with the connection open: the peer dropped echoes it \
+                     could not write at once (A.1 item 11: it must stop reading instead)",
+                    f.actual
+                ),
+                None => format!("{}, {unread}", f.actual),
+            };
+            return Err(f);
+        }
+    }
+    c.sent_by(deadline + CLOSE_SLACK)?;
+    finish(&mut c)?;
+    let mib = |b: u64| b as f64 / f64::from(1 << 20);
+    let note = format!(
+        "{frames} echoes of {len} bytes after {:.1} s unread",
+        pause.as_secs_f64()
+    );
+    let (Some(before), Some(peak)) = (before, peak) else {
+        return Ok(Outcome::Pass(Some(note)));
+    };
+    let grew = peak.saturating_sub(before);
+    let bound = FLOW_ALLOWANCE + 4 * wire.len() as u64;
+    if grew > bound {
+        return Err(Failure::new(
+            format!(
+                "RSS growth at most {:.1} MiB while the tester does not read \
+                 (A.1 item 11: no echo buffer without bound)",
+                mib(bound)
+            ),
+            format!(
+                "VmRSS grew by {:.1} MiB while the tester wrote {:.0} MiB and read nothing: \
+                 the peer keeps the echoes it cannot write instead of reading less",
+                mib(grew),
+                mib((frames * wire.len()) as u64)
+            ),
+        ));
+    }
+    Ok(Outcome::Pass(Some(format!(
+        "{note}; VmRSS grew by {} KiB, bound {:.1} MiB",
+        grew >> 10,
+        mib(bound)
+    ))))
+}
+
 /// Frames trickled one byte at a time, each lasting about the stall
 /// timeout less [`TIMEOUT_SLACK`], and enough of them to last longer
 /// together than the stall timeout plus [`TIMEOUT_SLACK`]: a peer whose
@@ -932,7 +1083,7 @@ fn timed_close(
         limit.as_secs_f64(),
         TIMEOUT_EARLY.as_millis()
     );
-    c.expect_close(since + limit + TIMEOUT_SLACK, &expected)?;
+    let close = c.expect_close(since + limit + TIMEOUT_SLACK, &expected)?;
     let after = since.elapsed();
     if after + TIMEOUT_EARLY < limit {
         return Err(Failure::new(
@@ -944,6 +1095,17 @@ fn timed_close(
                 limit.as_secs_f64()
             ),
         ));
+    }
+    if close == Close::Reset {
+        return Ok(Outcome::Warn {
+            rule: "SHOULD (A.1 item 8): a timeout close is orderly, like the close after a \
+                   fatal error (the tester had sent nothing unread)"
+                .into(),
+            actual: format!(
+                "the peer reset the connection at its {name} timeout, after {:.2} s",
+                after.as_secs_f64()
+            ),
+        });
     }
     Ok(Outcome::Pass(Some(format!(
         "closed after {:.2} s",
@@ -997,9 +1159,9 @@ mod tests {
         assert_eq!(ids.len(), cases.len());
         assert_eq!(
             cases.iter().filter(|c| c.id.starts_with("vector/")).count(),
-            39 * 3
+            40 * 3
         );
-        assert_eq!(cases.len(), 39 * 3 + 15);
+        assert_eq!(cases.len(), 40 * 3 + 16);
         assert!(cases
             .iter()
             .all(|c| !c.section.is_empty() && !c.title.is_empty()));

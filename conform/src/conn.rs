@@ -24,6 +24,9 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum Step {
     /// Write these bytes (all of them).
     Send(Vec<u8>),
+    /// Write these bytes this many times over (a large stream without a
+    /// buffer of its size).
+    Repeat(Vec<u8>, usize),
     /// Wait before the next step.
     Pause(Duration),
     /// Shut down the tester's sending side: the peer reads end of stream.
@@ -92,6 +95,10 @@ pub struct Conn {
     replies: EchoReader,
     writer: Option<JoinHandle<Sent>>,
     stop: Arc<AtomicBool>,
+    /// A write of the writer thread met a reset: the peer reset the
+    /// connection, and the reader may then see only the end of stream
+    /// (Linux reports a reset once, to whichever call comes first).
+    reset: Arc<AtomicBool>,
     closed: Option<Close>,
     /// Echoes received so far.
     echoes: usize,
@@ -119,6 +126,7 @@ impl Conn {
             replies: EchoReader::new(max),
             writer: None,
             stop: Arc::new(AtomicBool::new(false)),
+            reset: Arc::new(AtomicBool::new(false)),
             closed: None,
             echoes: 0,
             buf: vec![0; 64 * 1024],
@@ -138,7 +146,8 @@ impl Conn {
             .try_clone()
             .map_err(|e| Failure::new("a socket for the writer", e.to_string()))?;
         let stop = Arc::clone(&self.stop);
-        self.writer = Some(thread::spawn(move || play(stream, steps, &stop)));
+        let reset = Arc::clone(&self.reset);
+        self.writer = Some(thread::spawn(move || play(stream, steps, &stop, &reset)));
         Ok(())
     }
 
@@ -204,15 +213,18 @@ impl Conn {
                     return Err(Failure::new(
                         expected(),
                         format!(
-                            "the peer closed the connection ({c}) after {} echoes",
-                            n - 1
+                            "the peer closed the connection ({c}) after {}",
+                            plural(n - 1, "echo", "echoes")
                         ),
                     ))
                 }
                 Event::Timeout => {
                     return Err(Failure::new(
                         expected(),
-                        format!("no echo by then (after {} echoes)", n - 1),
+                        format!(
+                            "no echo by then (after {})",
+                            plural(n - 1, "echo", "echoes")
+                        ),
                     ))
                 }
                 Event::Garbled(e) => return Err(Failure::new(expected(), e)),
@@ -302,7 +314,13 @@ impl Conn {
                             "the peer closed the connection inside a reply frame: {e}"
                         ));
                     }
-                    self.closed = Some(Close::Fin);
+                    // A reset the writer met is the close the peer made,
+                    // though this read sees only its aftermath.
+                    self.closed = Some(if self.reset.load(Ordering::Relaxed) {
+                        Close::Reset
+                    } else {
+                        Close::Fin
+                    });
                 }
                 Ok(n) => {
                     if let Some(chunk) = self.buf.get(..n) {
@@ -338,20 +356,32 @@ impl Drop for Conn {
     }
 }
 
-fn play(mut stream: TcpStream, steps: Vec<Step>, stop: &AtomicBool) -> Sent {
+fn play(mut stream: TcpStream, steps: Vec<Step>, stop: &AtomicBool, reset: &AtomicBool) -> Sent {
     for step in steps {
         if stop.load(Ordering::Relaxed) {
             break;
         }
         let result = match step {
             Step::Send(bytes) => stream.write_all(&bytes),
+            Step::Repeat(bytes, times) => (0..times).try_for_each(|_| {
+                if stop.load(Ordering::Relaxed) {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+                stream.write_all(&bytes)
+            }),
             Step::Pause(d) => {
                 thread::sleep(d);
                 Ok(())
             }
             Step::Finish => stream.shutdown(Shutdown::Write),
         };
-        if result.is_err() {
+        if let Err(e) = result {
+            if matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+            ) {
+                reset.store(true, Ordering::Relaxed);
+            }
             break;
         }
     }
@@ -364,10 +394,19 @@ pub fn show(p: &[u8]) -> String {
     let text = |b: &[u8]| b.iter().all(|c| c.is_ascii_graphic() || *c == b' ');
     match p.len() {
         0 => "0 bytes".into(),
-        1..=24 if text(p) => format!("{} bytes {:?}", p.len(), String::from_utf8_lossy(p)),
-        1..=24 => format!("{} bytes {}", p.len(), hex(p)),
+        1..=24 if text(p) => format!(
+            "{} {:?}",
+            plural(p.len(), "byte", "bytes"),
+            String::from_utf8_lossy(p)
+        ),
+        1..=24 => format!("{} {}", plural(p.len(), "byte", "bytes"), hex(p)),
         n => format!("{n} bytes {}...", hex(p.get(..8).unwrap_or(p))),
     }
+}
+
+/// `1 echo`, `2 echoes`: a count and its noun.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn hex(b: &[u8]) -> String {
@@ -385,11 +424,38 @@ fn first_difference(want: &[u8], got: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    /// A peer that resets the connection while the tester's writer is
+    /// writing: Linux reports the reset once, often to the writer, and the
+    /// reader then sees only an end of stream. The close is still a reset.
+    #[test]
+    fn a_reset_met_by_the_writer_is_reported_as_a_reset() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let peer = thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0; 4096];
+            let _ = s.read(&mut buf);
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+        });
+        let mut c = Conn::open(addr, 1 << 20).unwrap();
+        c.send(vec![Step::Repeat(vec![0x5a; 64 << 10], 1000)])
+            .unwrap();
+        peer.join().unwrap();
+        let close = c.wait_close(Instant::now() + Duration::from_secs(5), "a close");
+        assert_eq!(close, Ok(Some(Close::Reset)));
+    }
+
     #[test]
     fn payloads_are_shown_briefly() {
         assert_eq!(show(b""), "0 bytes");
         assert_eq!(show(b"next"), "4 bytes \"next\"");
         assert_eq!(show(&[0, 1]), "2 bytes 0001");
+        assert_eq!(show(b"x"), "1 byte \"x\"");
+        assert_eq!(show(&[0]), "1 byte 00");
+        assert_eq!(plural(1, "echo", "echoes"), "1 echo");
+        assert_eq!(plural(0, "echo", "echoes"), "0 echoes");
         assert_eq!(show(&[7; 30]), "30 bytes 0707070707070707...");
         let mut other = vec![7u8; 30];
         other[20] = 0;

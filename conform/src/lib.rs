@@ -39,27 +39,28 @@
 //! | bug (`Defect`) | case | message |
 //! |---|---|---|
 //! | `AfterFatal`: resynchronises and echoes after a fatal error | `fatal/frame-after-error` | an unexpected echo 2: 32 bytes 7468697320667261... |
-//! | `LateMagic`: checks the magic only at 16 bytes | `foreign/http` (WARN) | the connection stayed open 1 s after the 7 bytes; the peer closed (FIN) once the tester sent 9 more: it checks the magic only with a whole 16-byte header |
-//! | `MagicFirstByte`: reports bad magic after the first byte | `vector/single_zero_byte/bytes` | the peer closed the connection (FIN) after the single byte 00, before the tester's end of stream: it reported bad magic after the first byte (section 4: not before 2 bytes have arrived) |
-//! | `LengthBeforeCrc`: waits for the declared length before the header CRC | `fatal/header-crc-long-length` | the peer kept the connection open 1.0 s after a header whose CRC fails and whose length (261) exceeds what was sent (5 bytes), and closed (FIN) once the tester sent the rest: it waited for the declared length before checking the header CRC |
-//! | `ResetOnClose`: resets instead of a FIN | `close/orderly` (WARN) | the peer reset the connection, though the tester had sent nothing past the failing header |
-//! | `NoDrain`: closes with unread bytes | `foreign/http`, `foreign/tls` (WARN) | the peer reset the connection |
-//! | `CloseOnCorrupt`: closes on a corrupt payload | `skip/corrupt-payload` | the peer closed the connection (FIN) after 1 echoes |
+//! | `LateMagic`: checks the magic only at 16 bytes | `foreign/http` (WARN) | the connection stayed open 1 s after the 7 bytes; the peer closed (FIN) 0 ms after the tester sent 9 more: it checks the magic only with a whole 16-byte header |
+//! | `MagicFirstByte`: reports bad magic after the first byte | `vector/single_zero_byte/bytes` | the peer closed the connection (FIN) after the single byte 00, before the tester's end of stream (seen 0 ms into the 200 ms check): it reported bad magic after the first byte (section 4: not before 2 bytes have arrived), or it cut an unfinished frame before its stall timeout |
+//! | `LengthBeforeCrc`: waits for the declared length before the header CRC | `fatal/header-crc-long-length`, `vector/header_checksum_length_grows/*` | the peer kept the connection open 1.0 s after a header whose CRC fails and whose length (261) exceeds what was sent (5 bytes), and closed (FIN) once the tester sent the rest: it waited for the declared length before checking the header CRC |
+//! | `ResetOnClose`: resets instead of a FIN (after a fatal error, at a timeout) | `close/orderly`, `timeout/stall`, `timeout/idle` (WARN) | the peer reset the connection, though the tester had sent nothing past the failing header; the peer reset the connection at its stall timeout, after 3.01 s |
+//! | `NoDrain`: closes with unread bytes | `foreign/http`, `foreign/tls` (WARN) | the peer reset the connection (it closed with unread bytes of the 517-byte record, or abortively) |
+//! | `CloseOnCorrupt`: closes on a corrupt payload | `skip/corrupt-payload` | the peer closed the connection (FIN) after 1 echo |
 //! | `EchoCorrupt`: echoes a corrupt payload | `skip/corrupt-payload` | echo 2: 20 bytes "corrupted in transiT" |
 //! | `ShortAtEof`: echoes a partial payload at end of stream | `vector/truncated_payload/*` | an unexpected echo 1: 4 bytes "0123" |
-//! | `OnePerRead`: decodes one frame per read | `pipeline/10000`, `close/orderly` | the connection was still open 1 s after the failing header |
+//! | `OnePerRead`: decodes one frame per read | `pipeline/10000`, `close/orderly`, `flow/unread` | the peer closed the connection (FIN) after 1 echo |
 //! | `NoStall`: no stall timeout | `timeout/stall` | the connection was still open at that deadline |
 //! | `EarlyStall`: stall timeout at half the declared value | `timeout/stall` | the peer closed after 1.51 s, before its declared stall timeout of 3.0 s: it cut the connection early |
-//! | `StallNotRearmed`: stall deadline not re-armed per frame | `timeout/trickle` | the peer closed the connection (FIN) after 1 echoes, during frame 2, 3.21 s after the first frame's first byte (each frame lasts 2.0 s, under the stall timeout of 3.0 s): its stall deadline is not re-armed per frame |
+//! | `StallNotRearmed`: stall deadline not re-armed per frame | `timeout/trickle` | the peer closed the connection (FIN) after 1 echo, during frame 2, 3.21 s after the first frame's first byte (each frame lasts 2.0 s, under the stall timeout of 3.0 s): its stall deadline is not re-armed per frame |
 //! | `NoIdle`: no idle timeout | `timeout/idle` | the connection was still open at that deadline |
 //! | `EarlyIdle`: idle timeout at half the declared value | `timeout/idle` | the peer closed after 1.02 s, before its declared idle timeout of 2.0 s: it cut the connection early |
-//! | `TrickleTimeout`: closes a frame after 50 ms of silence | `timeout/trickle`, `timeout/stall`, unfinished vectors | the peer closed after 0.10 s, before its declared stall timeout of 3.0 s: it cut the connection early |
+//! | `TrickleTimeout`: closes a frame after 50 ms of silence | `timeout/trickle`, `timeout/stall`, `flow/unread`, unfinished vectors | the peer closed after 0.07 s, before its declared stall timeout of 3.0 s: it cut the connection early |
 //! | `RefusesMax`: refuses exactly `--max` | `payload/max` | the peer closed the connection (FIN) after 0 echoes |
 //! | `AcceptsOverMax`: accepts `--max` + 1 | `limit/over-max` | the connection was still open at that deadline |
-//! | `TouchesDeclared`: touches memory for the declared length | `memory/declared` | VmRSS grew by ... MiB while 100 connections declared 200 MiB in all |
+//! | `TouchesDeclared`: touches memory for the declared length | `memory/declared` | VmRSS grew by 197.7 MiB while 100 connections declared 200 MiB in all |
+//! | `UnboundedQueue`: reads on while its writes are blocked, queueing echoes without bound | `flow/unread` (with `--pid`) | VmRSS grew by 91.8 MiB while the tester wrote 96 MiB and read nothing: the peer keeps the echoes it cannot write instead of reading less |
 //! | `Withholds`: holds an echo back before a corrupt frame | `skip/corrupt-payload` | no echo by then (after 0 echoes) |
 //! | `EmptyDropped`: drops empty payloads | `payload/sizes`, `vector/empty_payload/*` | no echo by then (after 0 echoes) |
-//! | `Mute`: never echoes | every case with an echo | the peer closed the connection (FIN) after 0 echoes |
+//! | `Mute`: never echoes | every case with an echo, `flow/unread` | the peer closed the connection (FIN) after 0 echoes |
 //! | `IgnoresEof`: does not notice end of stream | every case ended by the tester's end of stream | the connection was still open at that deadline |
 //! | `NoCloseOnFatal`: does not close after a fatal error | `close/orderly`, fatal vectors, `fatal/header-crc-long-length` | the connection was still open 1 s after the failing header |
 //! | `Sequential`: serves one connection at a time | `connections/concurrent` | no echo by then (after 0 echoes) |
@@ -117,8 +118,9 @@ pub struct Args {
     /// timeout/idle is skipped.
     #[arg(long, value_name = "S", value_parser = seconds)]
     idle_timeout: Option<Duration>,
-    /// The peer's process id: memory/declared samples its resident memory
-    /// (VmRSS in /proc/PID/status, Linux). Without it, that case is skipped.
+    /// The peer's process id: memory/declared and flow/unread sample its
+    /// resident memory (VmRSS in /proc/PID/status, Linux). Without it,
+    /// memory/declared is skipped and flow/unread checks only the echoes.
     #[arg(long)]
     pid: Option<u32>,
     /// One JSON object per case, then a summary object.
@@ -136,7 +138,8 @@ pub struct Args {
     /// Cases run at once, each on its own connections. With 1 (the
     /// default) one case at a time, so that a peer serving one connection
     /// at a time fails only connections/concurrent; with more, the timeout
-    /// cases start first, beside the others. The memory case runs alone.
+    /// cases start first, beside the others. memory/declared and
+    /// flow/unread run alone.
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=64))]
     jobs: u16,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cases::{Case, Outcome};
+use crate::conn::plural;
 use crate::Options;
 
 /// One finished case.
@@ -147,7 +148,8 @@ impl<W: Write> Report<W> {
         }
         writeln!(
             self.out,
-            "lpframe conform {addr}: {cases} cases; --max {}, stall timeout {}, idle timeout {}, {}; seed {}\n",
+            "lpframe conform {addr}: {}; --max {}, stall timeout {}, idle timeout {}, {}; seed {}\n",
+            plural(cases, "case", "cases"),
             o.max,
             secs(o.stall),
             secs(o.idle),
@@ -256,11 +258,11 @@ impl<W: Write> Report<W> {
         } else {
             writeln!(
                 self.out,
-                "\n{} cases: {} passed, {} failed, {} warnings, {} skipped in {} (seed {}; repeat with --seed {})",
-                c.total(),
+                "\n{}: {} passed, {} failed, {}, {} skipped in {} (seed {}; repeat with --seed {})",
+                plural(c.total(), "case", "cases"),
                 c.passed,
                 c.failed,
-                c.warnings,
+                plural(c.warnings, "warning", "warnings"),
                 c.skipped,
                 human(total),
                 o.seed,

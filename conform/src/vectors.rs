@@ -213,9 +213,9 @@ mod tests {
     #[test]
     fn every_exact_vector_has_a_plan_consistent_with_its_limit() {
         let vs = all().unwrap();
-        assert_eq!(vs.len(), 48);
+        assert_eq!(vs.len(), 52);
         let exact: Vec<_> = vs.iter().filter(|v| !v.recover).collect();
-        assert_eq!(exact.len(), 39);
+        assert_eq!(exact.len(), 40);
         for v in exact {
             let plan = v.plan().unwrap();
             // Under its own limit a vector always applies.

@@ -258,6 +258,26 @@ class VectorTests(unittest.TestCase):
                 for i in range(len(v.data) + 1):
                     self.check_events(v, decode_chunks([v.data[:i], v.data[i:]], v.max_len), f"split {i}")
 
+    def test_events_come_as_soon_as_decided(self) -> None:
+        """Section 10: after any prefix, before more bytes or the end of the
+        stream, every event that prefix decides has come: the events of the
+        prefix ended there, less a last Truncated (only the end decides it)."""
+        for v in load_vectors():
+            with self.subTest(v.name):
+                for i in range(len(v.data) + 1):
+                    d = Decoder(v.max_len, recover=v.recover)
+                    d.feed(v.data[:i])
+                    now = [str(e) if isinstance(e, LpfError) else e for e in d.events()]
+                    ended = decode(v.data[:i], v.max_len, recover=v.recover)
+                    if v.recover:
+                        # The range the end closes waits for it.
+                        if ended and isinstance(ended[-1], Skipped):
+                            ended = ended[:-1]
+                    elif ended and isinstance(ended[-1], Truncated):
+                        ended = ended[:-1]
+                    want = [str(e) if isinstance(e, LpfError) else e for e in ended]
+                    self.assertEqual(now, want, f"{v.name}: after {i} of {len(v.data)} bytes")
+
     def test_byte_by_byte(self) -> None:
         for v in self.vectors:
             with self.subTest(v.name):

@@ -86,6 +86,11 @@ flipped[7] ^= 0x01  # length 5 -> 4
 covered = bytes(flipped[:12])
 vector("header_checksum_length_bitflip", "the 'hello' frame with the low bit of the length flipped (5 -> 4)",
        bytes(flipped), [err("HeaderChecksum expected=0x%08x actual=0x%08x" % (crc(good[:12]), crc(covered)))])
+grown = bytearray(good)
+grown[6] ^= 0x01  # length 5 -> 261, more than the 5 payload bytes that follow
+vector("header_checksum_length_grows",
+       "the 'hello' frame with its length raised 5 -> 261 and the header CRC left: refused from the header alone, never Truncated after waiting for 261 bytes",
+       bytes(grown), [err("HeaderChecksum expected=0x%08x actual=0x%08x" % (crc(good[:12]), crc(bytes(grown[:12]))))])
 bad_field = bytearray(good)
 bad_field[15] ^= 0xFF
 vector("header_checksum_field_corrupt", "the 'hello' frame with the last header_crc byte inverted",
@@ -203,6 +208,16 @@ vector("recover_truncated_payload", "a frame, then a verified header and 2 of it
 vector("recover_eof_while_scanning", "a frame, 2 bytes of text, then an incomplete candidate and EOF: one range, the first cause",
        A + b"zz" + b"\xc1\x4c\x01\x00\x00",
        [ok(b"alpha"), skipped(len(A), 7, "BadMagic found=0x7a7a")], recover=True)
+inner = bytes.fromhex("c14c0100") + A[:12]  # a candidate whose version and flags pass; A starts at its fifth byte
+assert crc(inner[:12]) != struct.unpack(">I", inner[12:16])[0], "the outer candidate must fail its header CRC"
+vector("recover_frame_inside_failed_candidate",
+       "2 bytes of text, a candidate c1 4c 01 00 whose header CRC fails, and a frame starting at its fifth byte: the scan resumes one byte after the failed candidate's first byte",
+       no_candidate(b"zz") + bytes.fromhex("c14c0100") + A,
+       [skipped(0, 6, "BadMagic found=0x7a7a"), ok(b"alpha")], recover=True)
+vector("recover_eof_after_bad_magic", "two bytes that fail check 1, then EOF: one range, cause BadMagic",
+       no_candidate(b"zz"), [skipped(0, 2, "BadMagic found=0x7a7a")], recover=True)
+vector("recover_eof_after_one_byte", "one byte, then EOF: no check could run, a header not yet checked, cause Truncated",
+       b"z", [skipped(0, 1, "Truncated part=header missing=15")], recover=True)
 big = frame(b"x" * 20)
 no_candidate(big[2:])
 vector("recover_frame_too_large", "limit 8: a genuine 20-byte frame is over it; the scan runs through its payload to the next frame",

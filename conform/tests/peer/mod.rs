@@ -8,6 +8,7 @@
 //! bounded: connections poll a stop flag and end at their deadlines or
 //! after [`LIFETIME`]; the accept loop ends when the [`Peer`] is dropped.
 
+use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,10 +39,10 @@ pub enum Defect {
     AfterFatal,
     /// Checks the magic and version only once 16 bytes have arrived.
     LateMagic,
-    /// Closes with a reset (SO_LINGER 0), not a FIN, after a fatal error.
-    /// (Only then: a reset at the end of a pipelined stream also discards
-    /// echoes still in the send buffer, which the tester reports too, but
-    /// as a race.)
+    /// Closes with a reset (SO_LINGER 0), not a FIN, after a fatal error
+    /// and when a timeout expires. (Only then: a reset at the end of a
+    /// pipelined stream also discards echoes still in the send buffer,
+    /// which the tester reports too, but as a race.)
     ResetOnClose,
     /// Reads exactly the bytes it needs, and closes after a fatal error
     /// without shutting down its side first: unread bytes make a reset.
@@ -94,11 +95,14 @@ pub enum Defect {
     /// Its stall deadline runs from the connection's first frame, never
     /// re-armed per frame.
     StallNotRearmed,
+    /// Never lets a blocked write stop its reading: the echoes it cannot
+    /// write at once wait in a queue without bound (caught with `--pid`).
+    UnboundedQueue,
 }
 
 impl Defect {
     /// Every defect (not [`Defect::None`]).
-    pub const ALL: [Defect; 25] = [
+    pub const ALL: [Defect; 26] = [
         Defect::AfterFatal,
         Defect::LateMagic,
         Defect::ResetOnClose,
@@ -124,6 +128,7 @@ impl Defect {
         Defect::EarlyStall,
         Defect::EarlyIdle,
         Defect::StallNotRearmed,
+        Defect::UnboundedQueue,
     ];
 }
 
@@ -228,6 +233,10 @@ struct Conn<'a> {
     held: Vec<u8>,
     /// [`Defect::Withholds`]: echoes are being held back.
     hold: bool,
+    /// [`Defect::UnboundedQueue`]: the echoes not yet written, and how
+    /// much of the first one was.
+    queue: VecDeque<Vec<u8>>,
+    queue_at: usize,
     chunk: Vec<u8>,
 }
 
@@ -246,6 +255,8 @@ fn serve(s: TcpStream, cfg: Settings, stop: &AtomicBool) {
         last_byte: now,
         held: Vec::new(),
         hold: false,
+        queue: VecDeque::new(),
+        queue_at: 0,
         chunk: vec![0; 64 * 1024],
     };
     c.run(now + LIFETIME);
@@ -383,7 +394,7 @@ impl Conn<'_> {
                 }
             };
             if deadline.is_some_and(|d| now >= d) {
-                return self.close();
+                return self.timeout_close();
             }
             if mid_frame
                 && self.defect() == Defect::TrickleTimeout
@@ -443,6 +454,9 @@ impl Conn<'_> {
 
     /// Writes the pending echoes; `false` if the connection failed.
     fn flush(&mut self) -> bool {
+        if self.defect() == Defect::UnboundedQueue {
+            return self.flush_queue(false);
+        }
         if self.out.is_empty() {
             return true;
         }
@@ -451,12 +465,57 @@ impl Conn<'_> {
         ok
     }
 
+    /// [`Defect::UnboundedQueue`]: queues the pending echoes and writes
+    /// what the socket takes without blocking (all of it, with `block`).
+    fn flush_queue(&mut self, block: bool) -> bool {
+        if !self.out.is_empty() {
+            self.queue.push_back(std::mem::take(&mut self.out));
+        }
+        if self.queue.is_empty() {
+            return true;
+        }
+        if self.s.set_nonblocking(!block).is_err() {
+            return false;
+        }
+        let mut ok = true;
+        while let Some(front) = self.queue.front() {
+            match self.s.write(&front[self.queue_at..]) {
+                Ok(n) => {
+                    self.queue_at += n;
+                    if self.queue_at == front.len() {
+                        self.queue.pop_front();
+                        self.queue_at = 0;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        ok && self.s.set_nonblocking(false).is_ok()
+    }
+
     /// Closes: pending echoes (unless held back), then a FIN.
     fn close(&mut self) {
-        if !self.holding() {
+        if self.defect() == Defect::UnboundedQueue {
+            self.flush_queue(true);
+        } else if !self.holding() {
             self.flush();
         }
         let _ = self.s.shutdown(Shutdown::Write);
+    }
+
+    /// Closes when a timeout expires: as [`Conn::close`], but
+    /// [`Defect::ResetOnClose`] resets.
+    fn timeout_close(&mut self) {
+        if self.defect() == Defect::ResetOnClose {
+            let _ = socket2::SockRef::from(&self.s).set_linger(Some(Duration::ZERO));
+            return;
+        }
+        self.close()
     }
 
     /// Bytes to read next when reading exactly ([`Defect::NoDrain`]).
