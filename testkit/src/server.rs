@@ -84,6 +84,18 @@ pub struct ServerStats {
     pub protocol_errors: AtomicU64,
     /// Connections closed by the idle, stall or write timeout.
     pub timeouts: AtomicU64,
+    /// The latest a deadline was reported past its limit, in µs of the
+    /// server's clock (`Timeout::elapsed - limit`): the deadlines'
+    /// precision under load.
+    pub timeout_late_max_us: AtomicU64,
+}
+
+impl ServerStats {
+    fn timed_out(&self, t: &lpframe::Timeout) {
+        let late = t.elapsed.saturating_sub(t.limit).as_micros();
+        self.timeout_late_max_us
+            .fetch_max(u64::try_from(late).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
 }
 
 /// Why a connection ended.
@@ -247,7 +259,7 @@ pub async fn handle(
     let framed = Framed::new(stream, FrameCodec::with_config(opts.config));
     let mut framed = WithDeadlines::new(framed, deadlines).write_deadline(opts.write_timeout);
     loop {
-        let mut item = match next_item(&mut framed, &opts, &mut stop).await {
+        let mut item = match next_item(&mut framed, stats, &opts, &mut stop).await {
             Next::Item(item) => item,
             Next::End(end) => return close(framed, stats, end).await,
         };
@@ -270,7 +282,7 @@ pub async fn handle(
                 }
                 Err(e) => {
                     let stopping = *stop.borrow();
-                    return close(framed, stats, read_failed(e, stopping)).await;
+                    return close(framed, stats, read_failed(stats, e, stopping)).await;
                 }
             }
             match framed.next().now_or_never() {
@@ -287,7 +299,10 @@ pub async fn handle(
 
 /// A reading error: a deadline (not fatal, but the server closes on it)
 /// or a fatal error.
-fn read_failed(e: Error, stopping: bool) -> ConnEnd {
+fn read_failed(stats: &ServerStats, e: Error, stopping: bool) -> ConnEnd {
+    if let Error::Timeout(t) = &e {
+        stats.timed_out(t);
+    }
     match e {
         Error::Timeout(t) => match t.kind {
             TimeoutKind::Idle if stopping => ConnEnd::Shutdown,
@@ -303,7 +318,8 @@ fn read_failed(e: Error, stopping: bool) -> ConnEnd {
 /// connection.
 fn write_failed(stats: &ServerStats, e: Error) -> ConnEnd {
     match e {
-        Error::Timeout(_) => {
+        Error::Timeout(t) => {
+            stats.timed_out(&t);
             stats.timeouts.fetch_add(1, Ordering::Relaxed);
             ConnEnd::WriteTimeout
         }
@@ -317,6 +333,7 @@ fn write_failed(stats: &ServerStats, e: Error) -> ConnEnd {
 /// flight) are still read and answered.
 async fn next_item(
     framed: &mut Conn,
+    stats: &ServerStats,
     opts: &ServerOptions,
     stop: &mut watch::Receiver<bool>,
 ) -> Next {
@@ -331,7 +348,7 @@ async fn next_item(
             next = framed.next() => next,
         };
         return match next {
-            Some(Err(e)) => Next::End(read_failed(e, stopping)),
+            Some(Err(e)) => Next::End(read_failed(stats, e, stopping)),
             Some(item) => Next::Item(item),
             None => Next::End(ConnEnd::Clean),
         };
