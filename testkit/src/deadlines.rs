@@ -22,9 +22,10 @@
 //! [`blocking_wakeups`] feeds the blocking `FrameReader` scripted
 //! `WouldBlock`/`TimedOut` reads (the wake-ups a socket read timeout
 //! gives) under deadlines that do not expire: no wake-up may end a frame
-//! or lose a byte. The blocking reader's clock is `Instant::now()` (no
-//! seam in the public API); its timing is covered over loopback in
-//! `tests/deadlines.rs`.
+//! or lose a byte. The blocking reader's own timing against [`model`] runs
+//! in lpframe's unit tests (`src/blocking/deadline.rs`), through a
+//! `pub(crate)` clock seam and a scripted socket that honours the read
+//! timeout the reader sets: the public API has no clock parameter.
 
 use std::io;
 use std::time::{Duration, Instant};
