@@ -37,8 +37,13 @@ fn client(addr: SocketAddr, script: Script, linger: Duration) -> mpsc::Receiver<
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_nodelay(true).unwrap();
         let mut first = None;
+        // Paced on an absolute schedule (each pause counted from the
+        // previous step's due time, not from when a late sleep returned),
+        // so that a loaded machine does not slow a trickler down.
+        let mut due = Instant::now();
         for (pause, bytes) in script {
-            thread::sleep(pause);
+            due += pause;
+            thread::sleep(due.saturating_duration_since(Instant::now()));
             let now = Instant::now();
             if s.write_all(&bytes).is_err() {
                 break; // the server cut us: the point of most tests
