@@ -35,8 +35,12 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+/// VmRSS of `pid` (this process: `None`), KiB.
+fn rss_kib(pid: Option<u32>) -> u64 {
+    let path = pid.map_or("/proc/self/status".to_string(), |p| {
+        format!("/proc/{p}/status")
+    });
+    std::fs::read_to_string(path)
         .ok()
         .and_then(|s| {
             s.lines()
@@ -137,18 +141,35 @@ fn two_thousand_tricklers_and_two_thousand_idle_peers() {
         .enable_all()
         .build()
         .unwrap();
+    // LPFRAME_SCALE_SERVER="ADDR PID STALL_MS": drive a server in another
+    // process and report its own RSS, e.g. the reference server with its
+    // defaults (stall 5 s, idle 30 s):
+    // `target/release/examples/reference_server --listen 127.0.0.1:0`.
+    let external = std::env::var("LPFRAME_SCALE_SERVER").ok().map(|v| {
+        let f: Vec<&str> = v.split_whitespace().collect();
+        let addr: SocketAddr = f[0].parse().unwrap();
+        let pid: u32 = f[1].parse().unwrap();
+        (addr, pid, ms(f[2].parse().unwrap()))
+    });
     rt.block_on(async {
-        let rss_before = rss_kib();
-        let server = Running::start(ServerOptions {
-            idle_timeout: Duration::from_secs(60),
-            stall_timeout: STALL,
-            write_timeout: Duration::from_secs(10),
-            config: Config::default(),
-            verbose: false,
-        })
-        .await
-        .unwrap();
-        let addr = server.addr;
+        let pid = external.map(|(_, pid, _)| pid);
+        let rss_before = rss_kib(pid);
+        let (server, addr, stall) = match external {
+            Some((addr, _, stall)) => (None, addr, stall),
+            None => {
+                let server = Running::start(ServerOptions {
+                    idle_timeout: Duration::from_secs(60),
+                    stall_timeout: STALL,
+                    write_timeout: Duration::from_secs(10),
+                    config: Config::default(),
+                    verbose: false,
+                })
+                .await
+                .unwrap();
+                let addr = server.addr;
+                (Some(server), addr, STALL)
+            }
+        };
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut idlers = Vec::new();
         for i in 0..IDLE {
@@ -170,7 +191,7 @@ fn two_thousand_tricklers_and_two_thousand_idle_peers() {
         tokio::time::sleep(ms(500)).await;
         let mut client = Framed::new(connect(addr).await, FrameCodec::new());
         let mut rtts = Vec::new();
-        let mut rss_peak = rss_kib();
+        let mut rss_peak = rss_kib(pid);
         for i in 0..ROUND_TRIPS {
             let payload = Bytes::from(format!("round trip {i}"));
             let t = Instant::now();
@@ -180,13 +201,15 @@ fn two_thousand_tricklers_and_two_thousand_idle_peers() {
                 other => panic!("round trip {i}: {other:?}"),
             }
             rtts.push(t.elapsed());
-            rss_peak = rss_peak.max(rss_kib());
+            rss_peak = rss_peak.max(rss_kib(pid));
             tokio::time::sleep(ms(5)).await;
         }
-        let connections_at_peak = server
-            .stats
-            .connections
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let stat = |f: fn(&testkit::server::ServerStats) -> &std::sync::atomic::AtomicU64| {
+            server
+                .as_ref()
+                .map(|s| f(&s.stats).load(std::sync::atomic::Ordering::Relaxed))
+        };
+        let connections_at_peak = stat(|s| &s.connections);
         let mut cuts = Vec::new();
         for t in tricklers {
             let cut = t.await.unwrap().expect("a trickler the server never cut");
@@ -197,38 +220,35 @@ fn two_thousand_tricklers_and_two_thousand_idle_peers() {
         for t in idlers {
             still_open += usize::from(t.await.unwrap());
         }
-        let timeouts = server
-            .stats
-            .timeouts
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let server_late = Duration::from_micros(
-            server
-                .stats
-                .timeout_late_max_us
-                .load(std::sync::atomic::Ordering::Relaxed),
-        );
+        let timeouts = stat(|s| &s.timeouts);
+        let server_late = stat(|s| &s.timeout_late_max_us).map(Duration::from_micros);
         let (rmin, rmed, rmax) = summary(rtts);
         let (cmin, cmed, cmax) = summary(cuts.clone());
         println!(
-            "scale: {TRICKLERS} tricklers + {IDLE} idle + 1 healthy ({connections_at_peak} connections accepted by the round trips' end)"
+            "scale: {TRICKLERS} tricklers + {IDLE} idle + 1 healthy ({connections_at_peak:?} connections accepted by the round trips' end)"
         );
         println!(
             "scale: healthy round trips ({ROUND_TRIPS}): min {rmin:?} median {rmed:?} max {rmax:?}"
         );
         println!(
-            "scale: trickler cuts vs {STALL:?} stall (client clock, first byte to FIN): min {cmin:?} median {cmed:?} max {cmax:?}"
+            "scale: trickler cuts vs {stall:?} stall (client clock, first byte to FIN): min {cmin:?} median {cmed:?} max {cmax:?}"
         );
         println!(
-            "scale: RSS (server and clients in one process) before {rss_before} KiB, peak {rss_peak} KiB; idle still open {still_open}/{IDLE}; server timeouts {timeouts}, latest {server_late:?} past the limit by the server's clock"
+            "scale: RSS ({}) before {rss_before} KiB, peak {rss_peak} KiB; idle still open {still_open}/{IDLE}; server timeouts {timeouts:?}, latest {server_late:?} past the limit by the server's clock",
+            if pid.is_some() { "the server's process" } else { "server and clients in one process" }
         );
-        assert!(server_late <= LATE, "the server reported a cut {server_late:?} late");
+        if let Some(late) = server_late {
+            assert!(late <= LATE, "the server reported a cut {late:?} late");
+        }
         assert!(rmed <= ms(50), "median round trip {rmed:?}");
         for c in &cuts {
-            assert!(*c >= STALL, "a trickler cut early: {c:?}");
-            assert!(*c <= STALL + LATE, "a trickler cut late: {c:?}");
+            assert!(*c >= stall, "a trickler cut early: {c:?}");
+            assert!(*c <= stall + LATE, "a trickler cut late: {c:?}");
         }
         assert_eq!(still_open, IDLE, "idle peers closed before their deadline");
-        assert!(timeouts >= TRICKLERS as u64);
-        server.stop().await.unwrap();
+        if let Some(server) = server {
+            assert!(timeouts >= Some(TRICKLERS as u64));
+            server.stop().await.unwrap();
+        }
     });
 }
