@@ -31,7 +31,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use lpframe::{DeadlineTracker, Deadlines, Error, FrameDecoder, FrameReader, TimeoutKind};
+use lpframe::{DeadlineTracker, Deadlines, FrameDecoder, FrameReader, TimeoutKind};
 
 use crate::{frame_bytes, Rng, Script, Step};
 
@@ -252,7 +252,7 @@ fn limit_of(d: Deadlines, kind: TimeoutKind) -> Option<Duration> {
 #[cfg(feature = "tokio")]
 pub fn run_with_deadlines(s: &Schedule) -> Vec<Outcome> {
     use futures::StreamExt;
-    use lpframe::{FrameCodec, Received, WithDeadlines};
+    use lpframe::{Error, FrameCodec, Received, WithDeadlines};
     use tokio::io::AsyncWriteExt;
     use tokio_util::codec::FramedRead;
 
