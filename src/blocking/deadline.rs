@@ -127,7 +127,7 @@ impl<R> ReadDeadlines<R> {
     }
 
     /// Replaces the clock (the unit tests' scripted one).
-    #[cfg(test)]
+    #[cfg(all(test, not(lpframe_packaged)))]
     pub(crate) fn set_clock(&mut self, now: fn() -> Instant) {
         self.now = now;
     }
@@ -315,7 +315,10 @@ impl<W: Write> Write for TimedWrite<'_, W> {
     }
 }
 
-#[cfg(test)]
+// Uses testkit (a path dev-dependency that `cargo package` strips): left
+// out of the packaged crate's tests (`--cfg lpframe_packaged`, set by
+// .ci/parts/release.sh).
+#[cfg(all(test, not(lpframe_packaged)))]
 mod tests {
     //! The blocking reader's timing on a scripted clock: a scripted socket
     //! that honours the read timeout the reader sets (a read that would
