@@ -83,10 +83,11 @@ impl<W> WriteProgress for FrameSink<W> {
 /// ones, say) goes on with it and delivers the frame byte-exact; or close.
 /// In a `while let Some(item) = s.try_next().await?` loop the timeout ends
 /// the loop, which is the usual answer. The idle wait is counted from the
-/// first poll after the previous item; the stall deadline from the poll
-/// that received the frame's first byte (or the read that brought it along
-/// with the end of the previous frame), for the whole frame: a peer
-/// trickling one byte at a time is cut when the deadline passes.
+/// first poll after the previous item; the stall deadline from the end
+/// of the poll that received the frame's first byte (or of the read that
+/// brought it along with the end of the previous frame), for the whole
+/// frame: a peer trickling one byte at a time is cut when the deadline
+/// passes.
 ///
 /// **Writing** (when the inner type is a `Sink`): a
 /// [write deadline](Self::set_write_deadline) bounds each wait of
@@ -238,11 +239,15 @@ where
         let poll = Pin::new(&mut this.inner).poll_next(cx);
         let received = this.inner.received();
         if received > this.received {
-            // Bytes arrived during this poll: stamped with its start, so
-            // that a frame's start is never placed late.
-            this.tracker.received(received - this.received, started);
+            // Bytes arrived during this poll: stamped when it returns, as
+            // the blocking reader stamps a read when it returns, so that a
+            // frame's start is never placed before its first byte arrived
+            // (a deadline is never early; late by the poll's duration at
+            // most, microseconds).
+            let read_at = now();
+            this.tracker.received(received - this.received, read_at);
             this.received = received;
-            this.last_read = started;
+            this.last_read = read_at;
         }
         match poll {
             Poll::Ready(Some(item)) => {

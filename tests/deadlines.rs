@@ -37,8 +37,13 @@ fn client(addr: SocketAddr, script: Script, linger: Duration) -> mpsc::Receiver<
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_nodelay(true).unwrap();
         let mut first = None;
+        // Paced on an absolute schedule (each pause counted from the
+        // previous step's due time, not from when a late sleep returned),
+        // so that a loaded machine does not slow a trickler down.
+        let mut due = Instant::now();
         for (pause, bytes) in script {
-            thread::sleep(pause);
+            due += pause;
+            thread::sleep(due.saturating_duration_since(Instant::now()));
             let now = Instant::now();
             if s.write_all(&bytes).is_err() {
                 break; // the server cut us: the point of most tests
@@ -255,6 +260,107 @@ fn read_frame_timed_idle_is_retryable_and_stall_is_fatal() {
     assert_cut(&t, TimeoutKind::Stall, ms(400), since);
 }
 
+#[test]
+fn read_frame_timed_header_only_stall_is_cut_at_the_deadline() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let wire = frame(b"payload never sent");
+    let first = client(
+        listener.local_addr().unwrap(),
+        vec![(ms(0), wire[..16].to_vec())],
+        ms(3000),
+    );
+    let (mut stream, _) = listener.accept().unwrap();
+    let err = lpframe::read_frame_timed(&mut stream, 1024, idle_and_stall(5000, 200)).unwrap_err();
+    let since = Instant::now().saturating_duration_since(first.recv_timeout(ms(5000)).unwrap());
+    // Stateless: the 16 bytes read are gone, so the stall is fatal
+    // (Desync), and carries the Timeout.
+    let Error::Desync { io, done } = &err else {
+        panic!("{err:?}")
+    };
+    let t = io
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<Timeout>())
+        .copied()
+        .unwrap();
+    assert_eq!((t.bytes, *done), (16, 16));
+    assert_cut(&t, TimeoutKind::Stall, ms(200), since);
+}
+
+#[test]
+fn read_frame_timed_pause_and_just_in_time_frames_are_served() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = frame(&[7u8; 24]);
+    let b = frame(b"just in time");
+    // a: a 200 ms pause inside (stall 400); b: completes 30 ms before its
+    // deadline (the exact 1 ms case is on tokio's paused clock below and
+    // in the tracker's tests: real loopback cannot place a byte to 1 ms).
+    let script = vec![
+        (ms(0), a[..10].to_vec()),
+        (ms(200), a[10..].to_vec()),
+        (ms(50), b[..5].to_vec()),
+        (ms(370), b[5..].to_vec()),
+    ];
+    let _first = client(listener.local_addr().unwrap(), script, ms(3000));
+    let (mut stream, _) = listener.accept().unwrap();
+    let d = idle_and_stall(1000, 400);
+    let got = lpframe::read_frame_timed(&mut stream, 1024, d)
+        .unwrap()
+        .unwrap();
+    assert_eq!(&got[..], &[7u8; 24]);
+    let got = lpframe::read_frame_timed(&mut stream, 1024, d)
+        .unwrap()
+        .unwrap();
+    assert_eq!(&got[..], b"just in time");
+    // The socket is left blocking.
+    assert_eq!(stream.read_timeout().unwrap(), None);
+}
+
+#[test]
+fn read_frame_timed_after_an_idle_timeout_the_next_call_reads_the_frame() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let payload: Vec<u8> = (0..5000u32).map(|i| (i * 13) as u8).collect();
+    let wire = frame(&payload);
+    let _first = client(
+        listener.local_addr().unwrap(),
+        vec![(ms(300), wire)],
+        ms(3000),
+    );
+    let (mut stream, _) = listener.accept().unwrap();
+    let t = timeout(lpframe::read_frame_timed(
+        &mut stream,
+        1 << 20,
+        idle_and_stall(100, 1000),
+    ));
+    assert_eq!((t.kind, t.bytes), (TimeoutKind::Idle, 0));
+    // Not fatal: nothing was read; call again with a longer idle deadline.
+    let got = lpframe::read_frame_timed(&mut stream, 1 << 20, idle_and_stall(2000, 1000))
+        .unwrap()
+        .unwrap();
+    assert_eq!(&got[..], &payload[..]);
+}
+
+// ---- exact boundaries, on a scripted clock ----
+
+#[test]
+fn tracker_a_frame_completing_1_ms_before_its_deadline_is_served() {
+    use lpframe::DeadlineTracker;
+    let t0 = Instant::now();
+    let mut t = DeadlineTracker::new(idle_and_stall(1000, 400), t0);
+    t.received(5, t0 + ms(10));
+    assert!(t.check(t0 + ms(409)).is_ok()); // the last byte's read, 1 ms before
+    t.received(15, t0 + ms(409));
+    t.frame_done(0, t0 + ms(409));
+    assert!(t.check(t0 + ms(410)).is_ok()); // re-armed: idle from 409
+                                            // And the same frame 1 ms later is cut, at the deadline's instant.
+    let mut t = DeadlineTracker::new(idle_and_stall(1000, 400), t0);
+    t.received(5, t0 + ms(10));
+    let cut = t.check(t0 + ms(410)).unwrap_err();
+    assert_eq!(
+        (cut.kind, cut.elapsed, cut.bytes),
+        (TimeoutKind::Stall, ms(400), 5)
+    );
+}
+
 // ---- blocking FrameWriter ----
 
 #[test]
@@ -388,6 +494,52 @@ mod tokio_path {
         assert!(since < ms(400));
     }
 
+    /// The exact boundary on tokio's paused clock (real loopback cannot
+    /// place a byte to the millisecond): the last byte 1 ms before the
+    /// stall deadline is served; 1 ms after, the frame is cut at the
+    /// deadline, exactly.
+    #[test]
+    fn tokio_a_frame_completing_1_ms_before_its_deadline_is_served_paused_clock() {
+        use tokio::io::AsyncWriteExt;
+        for (last_at, served) in [(399u64, true), (401, false)] {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let wire = frame(b"just in time");
+                let (mut tx, rx) = tokio::io::duplex(1024);
+                let t0 = tokio::time::Instant::now();
+                let writer = tokio::spawn(async move {
+                    tokio::time::sleep_until(t0 + ms(10)).await;
+                    tx.write_all(&wire[..5]).await.unwrap();
+                    tokio::time::sleep_until(t0 + ms(10 + last_at)).await;
+                    let _ = tx.write_all(&wire[5..]).await;
+                    tx
+                });
+                let mut framed = WithDeadlines::new(
+                    tokio_util::codec::FramedRead::new(rx, FrameCodec::new()),
+                    idle_and_stall(1000, 400),
+                );
+                let item = framed.next().await;
+                let at = tokio::time::Instant::now() - t0;
+                if served {
+                    assert_eq!(&payload_of(item)[..], b"just in time");
+                    assert_eq!(at, ms(10 + last_at));
+                } else {
+                    let t = timeout_of(item);
+                    assert_eq!(
+                        (t.kind, t.elapsed, t.bytes),
+                        (TimeoutKind::Stall, ms(400), 5)
+                    );
+                    assert_eq!(at, ms(410));
+                }
+                drop(writer.await.unwrap());
+            });
+        }
+    }
+
     #[test]
     fn tokio_trickler_is_cut_at_the_deadline() {
         let wire = frame(&[1u8; 24]);
@@ -431,6 +583,68 @@ mod tokio_path {
         framed.set_deadlines(idle_and_stall(5000, 5000));
         let item = rt.block_on(framed.next());
         assert_eq!(&payload_of(item)[..], &payload[..]);
+    }
+
+    pub(super) fn figures(n: usize) {
+        let wire = frame(&[1u8; 24]);
+        let header = frame(b"never")[..16].to_vec();
+        let (mut trickled, mut trickle_client, mut idle, mut head, mut write) =
+            (vec![], vec![], vec![], vec![], vec![]);
+        for _ in 0..n {
+            let ((item, since), _, _) =
+                serve(super::trickle(&wire, ms(30)), idle_and_stall(5000, 400));
+            trickled.push(timeout_of(item).elapsed);
+            trickle_client.push(since);
+            let ((item, _), _, _) = serve(vec![], idle_and_stall(200, 1000));
+            idle.push(timeout_of(item).elapsed);
+            let ((item, _), _, _) = serve(vec![(ms(0), header.clone())], idle_and_stall(5000, 200));
+            head.push(timeout_of(item).elapsed);
+            write.push(write_cut(ms(200)));
+        }
+        eprintln!(
+            "tokio WithDeadlines, trickler (1 B / 30 ms) vs 400 ms stall: {}",
+            stats(trickled)
+        );
+        eprintln!(
+            "  same, client clock (first byte to the cut): {}",
+            stats(trickle_client)
+        );
+        eprintln!("tokio WithDeadlines, idle vs 200 ms: {}", stats(idle));
+        eprintln!(
+            "tokio WithDeadlines, header-only vs 200 ms stall: {}",
+            stats(head)
+        );
+        eprintln!(
+            "tokio WithDeadlines<FrameSink>, write deadline 200 ms: {}",
+            stats(write)
+        );
+    }
+
+    /// The write deadline on WithDeadlines<FrameSink>: one cut, its elapsed.
+    fn write_cut(limit: Duration) -> Duration {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let _peer = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (socket, _) = listener.accept().await.unwrap();
+            let mut s =
+                WithDeadlines::new(FrameSink::new(socket), Deadlines::new()).write_deadline(limit);
+            let payload = Bytes::from(vec![5u8; 256 * 1024]);
+            let start = Instant::now();
+            loop {
+                assert!(start.elapsed() < ms(10_000));
+                match s.send(payload.clone()).await {
+                    Ok(()) => {}
+                    Err(Error::Timeout(t)) => return t.elapsed,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        })
     }
 
     #[test]
@@ -487,4 +701,75 @@ mod tokio_path {
             }
         });
     }
+}
+
+// ---- the figures of RELIABILITY.md (#[ignore]d: about a minute) ----
+
+fn stats(mut v: Vec<Duration>) -> String {
+    v.sort();
+    let n = v.len();
+    format!(
+        "n={n} min {:.1} ms, median {:.1} ms, max {:.1} ms",
+        v[0].as_secs_f64() * 1e3,
+        v[n / 2].as_secs_f64() * 1e3,
+        v[n - 1].as_secs_f64() * 1e3
+    )
+}
+
+/// The write deadline on the blocking FrameWriter: one cut, its elapsed.
+fn blocking_write_cut(limit: Duration) -> Duration {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let _peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (stream, _) = listener.accept().unwrap();
+    let mut w = FrameWriter::new(stream);
+    w.set_write_deadline(Some(limit));
+    let payload = vec![3u8; 256 * 1024];
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < ms(10_000));
+        match w.write_frame(&payload).and_then(|()| w.flush()) {
+            Ok(()) => {}
+            Err(Error::Timeout(t)) => return t.elapsed,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+#[ignore = "about a minute: the cut-time figures of RELIABILITY.md"]
+fn cut_time_figures() {
+    const N: usize = 20;
+    let wire = frame(&[1u8; 24]);
+    let header = frame(b"payload never sent")[..16].to_vec();
+    let (mut trickled, mut trickle_client, mut idle, mut head, mut write) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..N {
+        let (r, since, _) = blocking_read(trickle(&wire, ms(30)), idle_and_stall(5000, 400));
+        trickled.push(timeout(r).elapsed);
+        trickle_client.push(since);
+        let (r, _, _) = blocking_read(vec![], idle_and_stall(200, 1000));
+        idle.push(timeout(r).elapsed);
+        let (r, _, _) = blocking_read(vec![(ms(0), header.clone())], idle_and_stall(5000, 200));
+        head.push(timeout(r).elapsed);
+        write.push(blocking_write_cut(ms(200)));
+    }
+    eprintln!(
+        "blocking FrameReader, trickler (1 B / 30 ms) vs 400 ms stall: {}",
+        stats(trickled)
+    );
+    eprintln!(
+        "  same, client clock (first byte to the cut): {}",
+        stats(trickle_client)
+    );
+    eprintln!("blocking FrameReader, idle vs 200 ms: {}", stats(idle));
+    eprintln!(
+        "blocking FrameReader, header-only vs 200 ms stall: {}",
+        stats(head)
+    );
+    eprintln!(
+        "blocking FrameWriter, write deadline 200 ms: {}",
+        stats(write)
+    );
+    #[cfg(feature = "tokio")]
+    tokio_path::figures(N);
 }

@@ -54,7 +54,8 @@ done
 mkdir "$scratch/unpacked"
 tar -xzf "$crate" -C "$scratch/unpacked"
 (cd "$scratch/unpacked"/lpframe-* &&
-  cargo test --locked --target-dir "$scratch/pkg-target" 2>&1 | grep -E "^test result|FAILED|panicked")
+  RUSTFLAGS="${RUSTFLAGS:-} --cfg lpframe_packaged" \
+    cargo test --locked --target-dir "$scratch/pkg-target" 2>&1 | grep -E "^test result|FAILED|panicked")
 
 msrv="$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)"
 echo "--- MSRV $msrv: the library builds with it and the committed lock"

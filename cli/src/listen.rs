@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use lpframe::{Config, Frame, FrameDecoder};
+use lpframe::{Config, DeadlineTracker, Deadlines, Frame, FrameDecoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -105,8 +105,8 @@ pub fn run(args: Args) -> Result<Status, Fail> {
 struct Shared {
     echo: bool,
     count: Option<u64>,
-    idle: Option<Duration>,
-    stall: Option<Duration>,
+    /// --idle-timeout and --stall-timeout.
+    deadlines: Deadlines,
     write: Option<Duration>,
     config: Config,
     frames: AtomicU64,
@@ -191,8 +191,10 @@ async fn serve(args: Args) -> Result<Status, Fail> {
     let shared = Arc::new(Shared {
         echo: args.echo,
         count: args.count,
-        idle: args.idle_timeout.0,
-        stall: args.stall_timeout.0,
+        deadlines: Deadlines {
+            idle: args.idle_timeout.0,
+            stall: args.stall_timeout.0,
+        },
         write: args.write_timeout.0,
         config: Config::new()
             .max_read_frame_len(args.max_frame_len)
@@ -326,20 +328,20 @@ struct Conn {
     sent: u64,
     /// A payload received and not yet handed to the printer.
     pending: Option<Bytes>,
-    /// When the first byte of the incomplete frame arrived.
-    frame_since: Option<Instant>,
-    /// When the last frame was completed (or the connection accepted).
-    idle_since: Instant,
-    /// When the connection stopped reading because of its own backlog.
-    paused_since: Option<Instant>,
-    last_read: Instant,
+    /// The idle and stall deadlines (the library's clock logic).
+    deadlines: DeadlineTracker,
+    /// Set when frames were taken (delivered or dropped) since the last
+    /// read: the bytes of the next frame read along with the last of them.
+    /// The tracker is told when reading resumes, so that the time spent on
+    /// our own backlog (printer, echo queue) is not charged to the peer.
+    leftover: Option<usize>,
     /// Logged once, when the connection ends.
     failure: Option<String>,
 }
 
 impl Conn {
     fn new(peer: SocketAddr, sh: Arc<Shared>, stop: watch::Receiver<Option<Instant>>) -> Conn {
-        let now = Instant::now();
+        let deadlines = DeadlineTracker::new(sh.deadlines, Instant::now().into_std());
         Conn {
             peer,
             decoder: FrameDecoder::with_config(sh.config),
@@ -352,10 +354,8 @@ impl Conn {
             queued: 0,
             sent: 0,
             pending: None,
-            frame_since: None,
-            idle_since: now,
-            paused_since: None,
-            last_read: now,
+            deadlines,
+            leftover: None,
             failure: None,
         }
     }
@@ -402,6 +402,7 @@ impl Conn {
                 };
                 match decoded {
                     Ok(Some(frame)) => {
+                        self.leftover = Some(self.inbuf.len());
                         if !self.take(frame) {
                             return End::Close { drain: !eof };
                         }
@@ -410,6 +411,7 @@ impl Conn {
                     Ok(None) if eof => return End::Close { drain: false },
                     Ok(None) => need_input = true,
                     Err(e) if !e.is_fatal() => {
+                        self.leftover = Some(self.inbuf.len());
                         warn(format!(
                             "{}: offset {}: {} (frame dropped)",
                             self.peer,
@@ -429,31 +431,21 @@ impl Conn {
                 }
             }
             let now = Instant::now();
-            let mid_frame = self.decoder.is_mid_frame() || !self.inbuf.is_empty();
-            if !mid_frame {
-                self.frame_since = None;
-            } else if self.frame_since.is_none() {
-                self.frame_since = Some(self.last_read);
-            }
             let can_read = need_input && !eof && self.stopping.is_none();
-            // Not reading because of our own backlog: the peer's deadlines
-            // do not run meanwhile.
-            match (can_read || eof, self.paused_since) {
-                (false, None) => self.paused_since = Some(now),
-                (true, Some(paused)) => {
-                    let waited = now - paused;
-                    self.idle_since += waited;
-                    self.frame_since = self.frame_since.map(|t| t + waited);
-                    self.paused_since = None;
+            if can_read {
+                // Reading resumes after the frames taken: the deadlines are
+                // re-armed from now (our own backlog is not the peer's).
+                if let Some(leftover) = self.leftover.take() {
+                    self.deadlines.frame_done(leftover as u64, now.into_std());
                 }
-                _ => {}
             }
-            let read_deadline = if !can_read {
-                None
-            } else if mid_frame {
-                self.sh.stall.zip(self.frame_since).map(|(d, t)| t + d)
+            let mid_frame = self.deadlines.is_mid_frame();
+            let read_deadline = if can_read {
+                self.deadlines
+                    .next_deadline()
+                    .map(|(_, at)| Instant::from_std(at))
             } else {
-                self.sh.idle.map(|d| self.idle_since + d)
+                None
             };
             let write_deadline = self.write_deadline();
             let deadline = match (read_deadline, write_deadline) {
@@ -492,9 +484,9 @@ impl Conn {
                         eof = true;
                         need_input = false;
                     }
-                    Ok(_) => {
+                    Ok(n) => {
                         need_input = false;
-                        self.last_read = Instant::now();
+                        self.deadlines.received(n as u64, Instant::now().into_std());
                     }
                     Err(e) => {
                         self.fail(format!("receiving: {e}"));
@@ -514,16 +506,17 @@ impl Conn {
                         return End::Abort;
                     }
                     if read_deadline.is_some_and(|r| r <= now) {
+                        let limits = self.sh.deadlines;
                         let what = if mid_frame {
                             format!(
                                 "the frame at offset {} is still incomplete {} after its first byte (--stall-timeout)",
                                 self.decoder.frame_offset(),
-                                secs(self.sh.stall.unwrap_or_default())
+                                secs(limits.stall.unwrap_or_default())
                             )
                         } else {
                             format!(
                                 "no frame for {} (--idle-timeout)",
-                                secs(self.sh.idle.unwrap_or_default())
+                                secs(limits.idle.unwrap_or_default())
                             )
                         };
                         self.fail(what);
@@ -553,8 +546,6 @@ impl Conn {
             }
         }
         let now = Instant::now();
-        self.idle_since = now;
-        self.frame_since = None;
         let payload = frame.into_payload();
         if self.sh.echo {
             let before = self.out.len();

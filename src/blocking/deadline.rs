@@ -86,6 +86,8 @@ pub(crate) struct ReadDeadlines<R> {
     last_read: Instant,
     /// Set when a read was refused because a deadline had passed.
     expired: Option<Timeout>,
+    /// The clock: `Instant::now`, scripted in the unit tests.
+    now: fn() -> Instant,
 }
 
 impl<R> ReadDeadlines<R> {
@@ -97,6 +99,7 @@ impl<R> ReadDeadlines<R> {
             set: None,
             last_read: now,
             expired: None,
+            now: Instant::now,
         }
     }
 
@@ -123,6 +126,12 @@ impl<R> ReadDeadlines<R> {
         }
     }
 
+    /// Replaces the clock (the unit tests' scripted one).
+    #[cfg(all(test, not(lpframe_packaged)))]
+    pub(crate) fn set_clock(&mut self, now: fn() -> Instant) {
+        self.now = now;
+    }
+
     pub(crate) fn socket_setter() -> SetTimeout<R>
     where
         R: SetTimeouts,
@@ -135,7 +144,7 @@ impl<R> ReadDeadlines<R> {
     pub(crate) fn begin(&mut self) {
         self.expired = None;
         if !self.tracker.is_mid_frame() {
-            self.tracker.restart_idle(Instant::now());
+            self.tracker.restart_idle((self.now)());
         }
     }
 
@@ -182,7 +191,7 @@ impl<R: Read> Read for Timed<'_, R> {
             return self.inner.read(buf);
         };
         loop {
-            let now = Instant::now();
+            let now = (d.now)();
             if let Err(t) = d.tracker.check(now) {
                 d.expired = Some(t);
                 return Err(io::Error::new(io::ErrorKind::TimedOut, t));
@@ -193,7 +202,7 @@ impl<R: Read> Read for Timed<'_, R> {
             }
             match self.inner.read(buf) {
                 Ok(n) => {
-                    let at = Instant::now();
+                    let at = (d.now)();
                     if n > 0 {
                         d.last_read = at;
                     }
@@ -303,5 +312,146 @@ impl<W: Write> Write for TimedWrite<'_, W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+// Uses testkit (a path dev-dependency that `cargo package` strips): left
+// out of the packaged crate's tests (`--cfg lpframe_packaged`, set by
+// .ci/parts/release.sh).
+#[cfg(all(test, not(lpframe_packaged)))]
+mod tests {
+    //! The blocking reader's timing on a scripted clock: a scripted socket
+    //! that honours the read timeout the reader sets (a read that would
+    //! wait past it returns `WouldBlock` at its instant) against
+    //! testkit's model, as the tracker and tokio's paused clock are in
+    //! `tests/deadlines_props.rs`.
+
+    use std::cell::Cell;
+    use std::collections::VecDeque;
+    use std::io::{self, Read};
+    use std::time::{Duration, Instant};
+
+    use crate::{Deadlines, Error, FrameReader, TimeoutKind};
+
+    thread_local! {
+        static START: Instant = Instant::now();
+        /// Scripted time, ms after START.
+        static NOW_MS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    fn start() -> Instant {
+        START.with(|s| *s)
+    }
+
+    fn now() -> Instant {
+        start() + Duration::from_millis(NOW_MS.with(Cell::get))
+    }
+
+    fn set_now(ms: u64) {
+        NOW_MS.with(|n| n.set(ms));
+    }
+
+    /// Chunks at scripted instants; reads block until the next chunk or
+    /// the read timeout, moving the clock there.
+    struct ScriptedSocket {
+        chunks: VecDeque<(u64, Vec<u8>)>,
+        timeout: Cell<Option<Duration>>,
+    }
+
+    impl Read for ScriptedSocket {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let now = NOW_MS.with(Cell::get);
+            let Some((at, bytes)) = self.chunks.front_mut() else {
+                return Ok(0); // the end of the stream
+            };
+            if let Some(t) = self.timeout.get() {
+                assert!(!t.is_zero(), "a zero read timeout is an error on a socket");
+                // Timeouts in whole ms here: the deadlines are whole ms.
+                let wake = now + u64::try_from(t.as_millis()).unwrap();
+                if wake < (*at).max(now) {
+                    set_now(wake);
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+            }
+            set_now((*at).max(now));
+            let n = bytes.len().min(buf.len());
+            buf[..n].copy_from_slice(&bytes[..n]);
+            bytes.drain(..n);
+            if bytes.is_empty() {
+                self.chunks.pop_front();
+            }
+            Ok(n)
+        }
+    }
+
+    impl crate::SetTimeouts for ScriptedSocket {
+        fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+            self.timeout.set(timeout);
+            Ok(())
+        }
+        fn set_write_timeout(&self, _: Option<Duration>) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The same shape as `testkit::deadlines::Outcome`, compared on Debug.
+    #[derive(Debug)]
+    #[allow(dead_code)] // read through Debug
+    enum Outcome {
+        Frame(Vec<u8>),
+        Timeout {
+            kind: TimeoutKind,
+            at: u64,
+            bytes: u64,
+        },
+        End,
+    }
+
+    #[test]
+    fn the_blocking_reader_on_a_scripted_clock_matches_the_model() {
+        let mut cuts = 0;
+        for seed in 0..400 {
+            let s = testkit::deadlines::random_schedule(seed);
+            let want = format!("{:?}", testkit::deadlines::model(&s));
+            set_now(0);
+            let deadlines = Deadlines {
+                idle: s.deadlines.idle,
+                stall: s.deadlines.stall,
+            };
+            let socket = ScriptedSocket {
+                chunks: s.chunks.iter().cloned().collect(),
+                timeout: Cell::new(None),
+            };
+            let mut reader = FrameReader::with_deadlines(socket, deadlines);
+            reader.set_clock(now);
+            let mut got = Vec::new();
+            loop {
+                match reader.next_frame() {
+                    Ok(Some(f)) => got.push(Outcome::Frame(f.payload().to_vec())),
+                    Ok(None) => {
+                        got.push(Outcome::End);
+                        break;
+                    }
+                    Err(Error::Timeout(t)) => {
+                        let at = now().duration_since(start()).as_millis() as u64;
+                        let limit = match t.kind {
+                            TimeoutKind::Idle => deadlines.idle,
+                            _ => deadlines.stall,
+                        };
+                        assert_eq!(Some(t.elapsed), limit, "seed {seed}: {t}");
+                        got.push(Outcome::Timeout {
+                            kind: t.kind,
+                            at,
+                            bytes: t.bytes,
+                        });
+                        cuts += 1;
+                        break;
+                    }
+                    Err(e) => panic!("seed {seed}: {e}"),
+                }
+            }
+            assert_eq!(format!("{got:?}"), want, "seed {seed}: {s:?}");
+        }
+        assert!(cuts >= 60, "{cuts} cuts in 400 schedules");
     }
 }

@@ -623,6 +623,14 @@ impl<R: Read> FrameReader<R> {
         }
     }
 
+    /// Replaces the deadlines' clock (the unit tests' scripted one).
+    #[cfg(all(test, not(lpframe_packaged)))]
+    pub(crate) fn set_clock(&mut self, now: fn() -> std::time::Instant) {
+        if let Some(d) = self.deadlines.as_mut() {
+            d.set_clock(now);
+        }
+    }
+
     /// The deadlines in use (none by default).
     pub fn deadlines(&self) -> Deadlines {
         self.deadlines

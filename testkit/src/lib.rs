@@ -22,6 +22,8 @@
 //! - [`vectors`]: the one parser of `tests/vectors/lpf-v1.txt`.
 //! - [`rng`]: the one seeded random generator.
 //! - [`readers`]: small helpers for the reliability tests.
+//! - [`deadlines`]: the deadline property harness (random arrival
+//!   schedules on scripted clocks against a model of idle and stall).
 //! - [`server`] (feature `tokio`): the reference echo server, with
 //!   deadlines, statistics and graceful shutdown.
 //!
@@ -40,6 +42,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod deadlines;
 pub mod event;
 #[cfg(feature = "tokio")]
 mod framed;

@@ -2,10 +2,12 @@
 //! example and the Python interop tests run (`cargo run -p lpframe-testkit
 //! --example reference_server`), and the client demo they drive it with.
 //!
-//! The server runs one task per connection and re-arms its deadlines for
-//! every frame: an *idle* timeout while the peer is between frames, a
-//! shorter *stall* timeout once part of a frame has arrived, and a *write*
-//! timeout for a peer that stops reading its replies. It answers every frame
+//! The server runs one task per connection under the library's deadlines
+//! ([`WithDeadlines`], no timing code of its own), re-armed for every
+//! frame: an *idle* deadline while the peer is between frames, a *stall*
+//! deadline for a whole frame from its first byte (a trickler is cut when
+//! it passes), and a *write* deadline for a peer that stops reading its
+//! replies. It answers every frame
 //! that has arrived before it waits for more (replies to frames that came
 //! in one read go out in one write). Corrupt frames whose header was intact
 //! are reported and skipped; any fatal error closes the connection in an
@@ -23,12 +25,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{FutureExt, SinkExt, StreamExt};
-use lpframe::{Config, Error, Frame, FrameCodec, Received};
+use lpframe::{Config, Deadlines, Error, Frame, FrameCodec, Received, TimeoutKind, WithDeadlines};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tokio::time::{timeout, Instant};
+use tokio::time::timeout;
 use tokio_util::codec::Framed;
 
 /// After a shutdown request, a connection closes once nothing has arrived
@@ -82,6 +84,18 @@ pub struct ServerStats {
     pub protocol_errors: AtomicU64,
     /// Connections closed by the idle, stall or write timeout.
     pub timeouts: AtomicU64,
+    /// The latest a deadline was reported past its limit, in µs of the
+    /// server's clock (`Timeout::elapsed - limit`): the deadlines'
+    /// precision under load.
+    pub timeout_late_max_us: AtomicU64,
+}
+
+impl ServerStats {
+    fn timed_out(&self, t: &lpframe::Timeout) {
+        let late = t.elapsed.saturating_sub(t.limit).as_micros();
+        self.timeout_late_max_us
+            .fetch_max(u64::try_from(late).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
 }
 
 /// Why a connection ended.
@@ -221,7 +235,7 @@ fn describe(end: &ConnEnd) -> String {
     }
 }
 
-type Conn = Framed<TcpStream, FrameCodec>;
+type Conn = WithDeadlines<Framed<TcpStream, FrameCodec>>;
 
 /// What waiting for the next item gave.
 enum Next {
@@ -229,8 +243,9 @@ enum Next {
     End(ConnEnd),
 }
 
-/// Serves one connection: echo every frame, with deadlines re-armed per
-/// frame.
+/// Serves one connection: echo every frame, with the library's deadlines
+/// ([`WithDeadlines`]): idle and stall re-armed per frame, a write deadline
+/// on every wait for the peer to take replies.
 pub async fn handle(
     stream: TcpStream,
     opts: ServerOptions,
@@ -238,16 +253,15 @@ pub async fn handle(
     mut stop: watch::Receiver<bool>,
 ) -> ConnEnd {
     let _ = stream.set_nodelay(true);
-    let mut framed = Framed::new(stream, FrameCodec::with_config(opts.config));
+    let deadlines = Deadlines::new()
+        .idle(opts.idle_timeout)
+        .stall(opts.stall_timeout);
+    let framed = Framed::new(stream, FrameCodec::with_config(opts.config));
+    let mut framed = WithDeadlines::new(framed, deadlines).write_deadline(opts.write_timeout);
     loop {
-        let mut item = match next_item(&mut framed, &opts, &mut stop).await {
+        let mut item = match next_item(&mut framed, stats, &opts, &mut stop).await {
             Next::Item(item) => item,
-            Next::End(end) => {
-                if matches!(end, ConnEnd::Idle | ConnEnd::Stalled) {
-                    stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                }
-                return close(framed, &opts, end).await;
-            }
+            Next::End(end) => return close(framed, stats, end).await,
         };
         // Answer this item and every one that has already arrived, then
         // flush once: a pipelining peer gets its replies batched, and no
@@ -255,13 +269,8 @@ pub async fn handle(
         loop {
             match item {
                 Ok(Received::Frame(frame)) => {
-                    match timeout(opts.write_timeout, framed.feed(frame.into())).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => return ConnEnd::Error(e),
-                        Err(_) => {
-                            stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                            return ConnEnd::WriteTimeout;
-                        }
+                    if let Err(e) = framed.feed(frame.into()).await {
+                        return write_failed(stats, e);
                     }
                     stats.frames_echoed.fetch_add(1, Ordering::Relaxed);
                 }
@@ -271,92 +280,99 @@ pub async fn handle(
                         println!("[server] dropped a frame, connection stays up: {dropped}");
                     }
                 }
-                Err(fatal) => {
-                    stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
-                    return close(framed, &opts, ConnEnd::Error(fatal)).await;
+                Err(e) => {
+                    let stopping = *stop.borrow();
+                    return close(framed, stats, read_failed(stats, e, stopping)).await;
                 }
             }
             match framed.next().now_or_never() {
                 Some(Some(next)) => item = next,
-                Some(None) => return close(framed, &opts, ConnEnd::Clean).await,
+                Some(None) => return close(framed, stats, ConnEnd::Clean).await,
                 None => break,
             }
         }
-        match timeout(opts.write_timeout, framed.flush()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return ConnEnd::Error(e),
-            Err(_) => {
-                stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                return ConnEnd::WriteTimeout;
-            }
+        if let Err(e) = framed.flush().await {
+            return write_failed(stats, e);
         }
     }
 }
 
-/// Waits for the next item, applying the idle deadline while the peer is
-/// between frames and the stall deadline (for the whole frame, from its
-/// first byte) once a frame has started. A `Framed` decodes as bytes
-/// arrive without waking its reader, so progress is observed in ticks of a
-/// tenth of the shorter timeout; a frame is taken to have started at the
-/// last tick that saw none, so its deadline is never late (at most a tick
-/// early). Once shutdown is requested, the idle limit drops to [`DRAIN`]:
-/// frames already sent by the peer (in flight) are still read and
-/// answered.
+/// A reading error: a deadline (not fatal, but the server closes on it)
+/// or a fatal error.
+fn read_failed(stats: &ServerStats, e: Error, stopping: bool) -> ConnEnd {
+    if let Error::Timeout(t) = &e {
+        stats.timed_out(t);
+    }
+    match e {
+        Error::Timeout(t) => match t.kind {
+            TimeoutKind::Idle if stopping => ConnEnd::Shutdown,
+            TimeoutKind::Idle => ConnEnd::Idle,
+            TimeoutKind::Stall => ConnEnd::Stalled,
+            TimeoutKind::Write => ConnEnd::WriteTimeout,
+        },
+        e => ConnEnd::Error(e),
+    }
+}
+
+/// A write error: the write deadline (the peer does not read) or a broken
+/// connection.
+fn write_failed(stats: &ServerStats, e: Error) -> ConnEnd {
+    match e {
+        Error::Timeout(t) => {
+            stats.timed_out(&t);
+            stats.timeouts.fetch_add(1, Ordering::Relaxed);
+            ConnEnd::WriteTimeout
+        }
+        e => ConnEnd::Error(e),
+    }
+}
+
+/// Waits for the next item under the connection's deadlines. Once shutdown
+/// is requested, the idle deadline drops to [`DRAIN`] (counted from the
+/// start of the wait, as before): frames already sent by the peer (in
+/// flight) are still read and answered.
 async fn next_item(
     framed: &mut Conn,
+    stats: &ServerStats,
     opts: &ServerOptions,
     stop: &mut watch::Receiver<bool>,
 ) -> Next {
-    let waiting_since = Instant::now();
-    let mut between_frames_at = waiting_since;
-    let mut frame_since: Option<Instant> = None;
     loop {
         let stopping = *stop.borrow();
-        let idle_limit = if stopping {
-            opts.idle_timeout.min(DRAIN)
-        } else {
-            opts.idle_timeout
-        };
-        let tick = idle_limit.min(opts.stall_timeout) / 10;
+        if stopping {
+            let deadlines = framed.deadlines();
+            framed.set_deadlines(deadlines.idle(opts.idle_timeout.min(DRAIN)));
+        }
         let next = tokio::select! {
             _ = stop.changed(), if !stopping => continue,
-            next = timeout(tick, framed.next()) => next,
+            next = framed.next() => next,
         };
-        match next {
-            Ok(Some(item)) => return Next::Item(item),
-            Ok(None) => return Next::End(ConnEnd::Clean),
-            Err(_tick) => {
-                let now = Instant::now();
-                if framed.codec().is_mid_frame() {
-                    let since = *frame_since.get_or_insert(between_frames_at);
-                    if now - since >= opts.stall_timeout {
-                        return Next::End(ConnEnd::Stalled);
-                    }
-                } else {
-                    between_frames_at = now;
-                    if now - waiting_since >= idle_limit {
-                        return Next::End(if stopping {
-                            ConnEnd::Shutdown
-                        } else {
-                            ConnEnd::Idle
-                        });
-                    }
-                }
-            }
-        }
+        return match next {
+            Some(Err(e)) => Next::End(read_failed(stats, e, stopping)),
+            Some(item) => Next::Item(item),
+            None => Next::End(ConnEnd::Clean),
+        };
     }
 }
 
 /// Ends a connection in an orderly way (PROTOCOL.md section 4): the replies
-/// owed are sent (within the write timeout), then FIN, then the peer's
+/// owed are sent (within the write deadline), then FIN, then the peer's
 /// unread bytes are drained for at most [`DRAIN`] so that closing does not
 /// turn into a reset.
-async fn close(mut framed: Conn, opts: &ServerOptions, end: ConnEnd) -> ConnEnd {
-    let flushed = timeout(opts.write_timeout, framed.flush()).await;
-    if !matches!(flushed, Ok(Ok(()))) {
+async fn close(mut framed: Conn, stats: &ServerStats, end: ConnEnd) -> ConnEnd {
+    match &end {
+        ConnEnd::Idle | ConnEnd::Stalled => {
+            stats.timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+        ConnEnd::Error(_) => {
+            stats.protocol_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        _ => {}
+    }
+    if framed.flush().await.is_err() {
         return end;
     }
-    let stream = framed.get_mut();
+    let stream = framed.get_mut().get_mut();
     if timeout(DRAIN, stream.shutdown()).await.is_err() {
         return end;
     }
@@ -438,7 +454,7 @@ pub async fn client_demo(addr: SocketAddr) -> Result<(), Error> {
 
 /// The next echo: a verified frame, or an error (a dropped frame is one
 /// too, here: the client sent nothing corrupt).
-async fn recv(framed: &mut Conn) -> Result<Frame, Error> {
+async fn recv(framed: &mut Framed<TcpStream, FrameCodec>) -> Result<Frame, Error> {
     match framed.next().await {
         Some(Ok(Received::Frame(frame))) => Ok(frame),
         Some(Ok(Received::Dropped(dropped))) => Err(Error::Decode(dropped)),
