@@ -127,13 +127,19 @@ fn server_main(mode: &str, n: usize) -> String {
             let (socket, _) = listener.accept().await.unwrap();
             let echoed = echoed.clone();
             let mode = mode.to_string();
-            held.push(tokio::spawn(async move { serve(&mode, socket, echoed).await }));
+            held.push(tokio::spawn(
+                async move { serve(&mode, socket, echoed).await },
+            ));
         }
         let start = Instant::now();
         while echoed.load(Ordering::Relaxed) < n && start.elapsed() < Duration::from_secs(120) {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert_eq!(echoed.load(Ordering::Relaxed), n, "not every connection echoed");
+        assert_eq!(
+            echoed.load(Ordering::Relaxed),
+            n,
+            "not every connection echoed"
+        );
         // The clients have their echoes; everything is idle now.
         let mut line = String::new();
         std::io::BufReader::new(client.stdout.take().unwrap())
