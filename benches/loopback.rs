@@ -269,7 +269,10 @@ fn tcp_blocking(c: &mut Criterion) {
         g.throughput(Throughput::Elements(n as u64));
         for (name, mode) in [
             ("lpframe FrameWriter -> FrameReader", Blocking::Lpf),
-            ("lpframe FrameWriter -> FrameReader::next_ref", Blocking::LpfRef),
+            (
+                "lpframe FrameWriter -> FrameReader::next_ref",
+                Blocking::LpfRef,
+            ),
             ("std BufWriter -> BufReader", Blocking::Std),
             ("std BufWriter -> BufReader + crc32fast", Blocking::StdCrc),
         ] {
@@ -323,9 +326,18 @@ fn ratios(runs: usize, size: usize) {
         let (med, min, max) = stats((0..runs).map(|r| rates[a][r] / rates[b][r]).collect());
         format!("{med:.2}x (min {min:.2}, max {max:.2})")
     };
-    println!("{size} B lending / BufReader + crc32fast (reused Vec): {}", ratio(0, 2));
-    println!("{size} B owned / BufReader + crc32fast (reused Vec): {}", ratio(1, 2));
-    println!("{size} B FrameWriter / BufWriter + crc32fast (drained): {}", ratio(4, 5));
+    println!(
+        "{size} B lending / BufReader + crc32fast (reused Vec): {}",
+        ratio(0, 2)
+    );
+    println!(
+        "{size} B owned / BufReader + crc32fast (reused Vec): {}",
+        ratio(1, 2)
+    );
+    println!(
+        "{size} B FrameWriter / BufWriter + crc32fast (drained): {}",
+        ratio(4, 5)
+    );
 }
 
 fn main() {

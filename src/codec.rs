@@ -473,7 +473,9 @@ fn make_room(need: Need, src: &mut BytesMut) {
 ///   allocation, no copy: it is empty), as `FramedRead`'s next `reserve`
 ///   would do anyway, so that a busy connection keeps its buffer and a
 ///   request/response connection with small frames reuses its 256 B
-///   without allocating.
+///   without allocating; if frames still share it and less than 64 B are
+///   left, a fresh 256 B buffer (one allocation every few small frames
+///   for a caller that keeps its frames a while).
 ///
 /// What this costs a connection woken from idle: the 256 B allocation when
 /// it went to rest, and `BytesMut`'s switch to shared storage when the
@@ -481,10 +483,13 @@ fn make_room(need: Need, src: &mut BytesMut) {
 /// up to 256 B.
 #[inline]
 fn at_rest(src: &mut BytesMut) {
-    if src.capacity() > IDLE_READ {
+    let room = src.capacity();
+    if room > IDLE_READ {
         *src = BytesMut::with_capacity(IDLE_READ);
-    } else {
-        // `false` (a frame still shares the buffer): left to `reserve`.
-        let _ = src.try_reclaim(IDLE_READ);
+    } else if !src.try_reclaim(IDLE_READ) && room < IDLE_READ / 4 {
+        // Frames still share the buffer and what is left of it would take
+        // a header alone (and `reserve` would then copy it into a buffer
+        // grown from a few bytes): a fresh small buffer instead.
+        *src = BytesMut::with_capacity(IDLE_READ);
     }
 }
