@@ -272,11 +272,15 @@ pub struct FrameReader<R> {
     finished: bool,
     /// Idle and stall deadlines, if set (`blocking/deadline.rs`).
     deadlines: Option<ReadDeadlines<R>>,
-    /// The bytes at the front of `buf` of the frame [`next_ref`] lent last
-    /// (already consumed by the decoder); dropped at the next call.
+    /// The bytes at the front of `buf` that the decoder has consumed: the
+    /// frames [`next_ref`] lent in place (the last one still lent), given
+    /// back to `buf` in one `advance` before the next read (not one per
+    /// frame).
     ///
     /// [`next_ref`]: FrameReader::next_ref
     lent: usize,
+    /// Where the payload of the frame lent in place is in `buf`.
+    lent_payload: (usize, usize),
     /// The frame `next_ref` lent last when it took the ordinary path (a
     /// large payload, a frame after an error).
     held: Option<Frame>,
@@ -330,6 +334,7 @@ impl<R: Read> FrameReader<R> {
             finished: false,
             deadlines: None,
             lent: 0,
+            lent_payload: (0, 0),
             held: None,
         }
     }
@@ -407,7 +412,7 @@ impl<R: Read> FrameReader<R> {
     /// # Errors
     /// As [`next_frame`](Self::next_frame).
     pub fn next_ref(&mut self) -> Result<Option<FrameRef<'_>>, Error> {
-        self.return_lent();
+        self.held = None;
         if let Some(deadlines) = self.deadlines.as_mut() {
             deadlines.begin();
         }
@@ -418,7 +423,10 @@ impl<R: Read> FrameReader<R> {
             None => result,
         };
         Ok(match result? {
-            Lent::InBuffer => self.buf.get(HEADER_LEN..self.lent).map(FrameRef::new),
+            Lent::InBuffer => {
+                let (start, end) = self.lent_payload;
+                self.buf.get(start..end).map(FrameRef::new)
+            }
             Lent::Held => self.held.as_ref().map(|f| FrameRef::new(f.payload())),
             Lent::End => None,
         })
@@ -429,33 +437,40 @@ impl<R: Read> FrameReader<R> {
     /// ordinary way into `held`.
     fn lend_next(&mut self) -> Result<Lent, Error> {
         loop {
-            match self.decoder.decode_in_place(&self.buf) {
+            let unread = self.buf.get(self.lent..).unwrap_or_default();
+            let need = match self.decoder.decode_in_place(unread) {
                 InPlace::Frame(len) => {
-                    self.lent = len;
+                    self.lent_payload = (self.lent + HEADER_LEN, self.lent + len);
+                    self.lent += len;
                     return Ok(Lent::InBuffer);
                 }
-                InPlace::Short(need @ Need::Header) => {
-                    if self.fill(need)? == 0 {
-                        break;
-                    }
-                }
-                InPlace::Short(need @ Need::Payload { len, .. }) if len < LARGE_PAYLOAD => {
-                    if self.fill(need)? == 0 {
-                        break;
-                    }
-                }
+                InPlace::Short(need @ Need::Header) => need,
+                InPlace::Short(need @ Need::Payload { len, .. }) if len < LARGE_PAYLOAD => need,
                 InPlace::Short(_) | InPlace::Other => break,
+            };
+            self.return_lent();
+            if self.fill(need)? == 0 {
+                // The end of the stream, as `read_next` meets it (reading
+                // again would go past it in a source that grows).
+                self.held = self.decoder.decode_eof(&mut self.buf)?;
+                return Ok(self.held_or_end());
             }
         }
+        self.return_lent();
         self.held = self.read_next()?;
-        Ok(if self.held.is_some() {
+        Ok(self.held_or_end())
+    }
+
+    fn held_or_end(&self) -> Lent {
+        if self.held.is_some() {
             Lent::Held
         } else {
             Lent::End
-        })
+        }
     }
 
-    /// Drops the frame lent last (its bytes are consumed already).
+    /// Drops the frames lent in place (their bytes are consumed already)
+    /// and the one lent from `held`.
     #[inline]
     fn return_lent(&mut self) {
         if self.lent > 0 {
