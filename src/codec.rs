@@ -30,6 +30,17 @@ use crate::{
 ///   they would end a `while let Some(..)` loop and lose the frames after
 ///   them.)
 ///
+/// **Idle connections.** Between frames, with nothing buffered, the
+/// codec brings `FramedRead`'s read buffer down to 256 bytes when the last
+/// read left room unused (the peer is idle, or sends small frames), so
+/// that an idle `FramedRead<_, FrameCodec>` + [`FrameSink`](crate::FrameSink)
+/// holds about 0.3 KiB of framing buffers instead of 16 KiB (BENCHMARKS.md,
+/// "Idle connections"); a busy connection whose reads fill the buffer
+/// keeps it. With no configuration, and for `Framed`'s read half too. A
+/// `FramedWrite`'s (or `Framed`'s) 8 KiB write buffer belongs to
+/// tokio-util and stays allocated: use [`FrameSink`](crate::FrameSink),
+/// which gives its buffer back when flushed.
+///
 /// It encodes [`Bytes`] — one item type, so `send`, `feed` and `flush`
 /// need no type annotations; a `Vec<u8>`, `String`, `&'static [u8]` or a
 /// received [`Frame`] goes in with `.into()` — and is `Clone`, for

@@ -45,6 +45,18 @@ const MAX_SLICES: usize = 64;
 /// [`poll_close`](Sink::poll_close) flushes, then shuts the writer down.
 /// Dropping the sink does not flush: frames still queued are lost.
 ///
+/// # Memory of an idle connection
+///
+/// A `FrameSink` allocates no write buffer before its first frame, and
+/// gives it back when a [`flush`](Sink::poll_flush) (`send`, `flush`,
+/// `close`) leaves nothing queued and the buffer holds more than 256 bytes;
+/// a single small frame's buffer (a 64-byte payload's 80 bytes) is kept
+/// for the next one, so that a request/response connection does not
+/// allocate per frame. Flushes at the backpressure boundary, inside a
+/// batch, keep it. (tokio-util's `FramedWrite` keeps its 8 KiB buffer for
+/// the connection's life: its codec cannot release it; BENCHMARKS.md,
+/// "Idle connections".)
+///
 /// # Errors
 ///
 /// A payload over

@@ -369,7 +369,9 @@ impl<R: Read> FrameReader<R> {
     /// (see [`Error::is_fatal`]), including `Truncated` at EOF inside a
     /// frame.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, Error> {
-        self.return_lent();
+        if self.lent > 0 || self.held.is_some() {
+            self.return_lent();
+        }
         if let Some(deadlines) = self.deadlines.as_mut() {
             deadlines.begin();
         }
@@ -471,7 +473,8 @@ impl<R: Read> FrameReader<R> {
 
     /// Drops the frames lent in place (their bytes are consumed already)
     /// and the one lent from `held`.
-    #[inline]
+    #[cold]
+    #[inline(never)]
     fn return_lent(&mut self) {
         if self.lent > 0 {
             self.buf.advance(self.lent);
@@ -481,6 +484,7 @@ impl<R: Read> FrameReader<R> {
     }
 
     /// [`next_frame`](Self::next_frame) without the deadline bookkeeping.
+    #[inline(always)]
     fn read_next(&mut self) -> Result<Option<Frame>, Error> {
         loop {
             if let Some(frame) = self.decoder.decode(&mut self.buf)? {
