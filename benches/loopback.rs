@@ -6,7 +6,13 @@
 //! prefix (with and without a CRC of every payload). Each run is bounded: a
 //! fixed number of frames per iteration.
 //!
+//! The blocking readers are `FrameReader::next_frame` (owned) and
+//! `next_ref` (lending); the std baseline reads into one reused `Vec`.
+//!
 //! `cargo bench --bench loopback`; quick mode: `LPFRAME_BENCH_QUICK=1`.
+//! `cargo bench --bench loopback -- ratios RUNS SIZE`: the blocking pairs
+//! in rotating rounds, with the ratios' median, min and max (BENCHMARKS.md,
+//! "Blocking small frames").
 
 mod common;
 
