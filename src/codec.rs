@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::{
-    buffers::{LARGE_PAYLOAD, MIN_READ, PAYLOAD_STEP},
+    buffers::{IDLE_READ, LARGE_PAYLOAD, MIN_READ, PAYLOAD_STEP},
     decode::Need,
     encode::{checked_header, put_header},
     Config, DecodeError, Error, Frame, FrameDecoder, Received, HEADER_LEN,
@@ -29,6 +29,17 @@ use crate::{
 ///   errors a stream survives are items instead: with a `Decoder::Error`
 ///   they would end a `while let Some(..)` loop and lose the frames after
 ///   them.)
+///
+/// **Idle connections.** Between frames, with nothing buffered, the
+/// codec brings `FramedRead`'s read buffer down to 256 bytes when the last
+/// read left room unused (the peer is idle, or sends small frames), so
+/// that an idle `FramedRead<_, FrameCodec>` + [`FrameSink`](crate::FrameSink)
+/// holds about 0.3 KiB of framing buffers instead of 16 KiB (BENCHMARKS.md,
+/// "Idle connections"); a busy connection whose reads fill the buffer
+/// keeps it. With no configuration, and for `Framed`'s read half too. A
+/// `FramedWrite`'s (or `Framed`'s) 8 KiB write buffer belongs to
+/// tokio-util and stays allocated: use [`FrameSink`](crate::FrameSink),
+/// which gives its buffer back when flushed.
 ///
 /// It encodes [`Bytes`] — one item type, so `send`, `feed` and `flush`
 /// need no type annotations; a `Vec<u8>`, `String`, `&'static [u8]` or a
@@ -456,7 +467,7 @@ impl Encoder<Bytes> for PayloadCodec {
 ///   own.
 ///
 /// Between frames, a buffer left exactly full gets room for an 8 KiB
-/// read. What this reserves ahead of the received bytes is at most
+/// read, and an empty one is put at rest ([`at_rest`]). What this reserves ahead of the received bytes is at most
 /// `max(received, 64 KiB)`: memory follows what actually arrived.
 #[cold]
 #[inline(never)]
@@ -465,6 +476,10 @@ fn make_room(need: Need, src: &mut BytesMut) {
     // payload is always awaited in `src` (`held` is 0).
     let len = match need {
         Need::Payload { len, held: 0 } if len >= LARGE_PAYLOAD => len,
+        Need::Header if src.is_empty() => {
+            at_rest(src);
+            return;
+        }
         _ => {
             // Between frames (or in a small one): a buffer that `split_off`
             // below left exactly full gets room for a read (`FramedRead`
@@ -496,5 +511,40 @@ fn make_room(need: Need, src: &mut BytesMut) {
     // instead of behind bytes that a long read ran ahead.
     if src.capacity() > len {
         drop(src.split_off(len));
+    }
+}
+
+/// Between frames with nothing buffered (the codec is waiting for the next
+/// frame's first byte), the read buffer is brought down to what an idle
+/// connection needs, so that thousands of idle connections hold no 8 KiB
+/// buffers (BENCHMARKS.md, "Idle connections"):
+/// - if the last read left more than [`IDLE_READ`] (256 B) of room unused,
+///   the peer had no more to send: the buffer is replaced by one of 256 B
+///   (the old one is freed once the frames split from it are dropped). A
+///   wake-up then reads a small frame whole into it; a larger one grows it
+///   as any full buffer grows (one more read, one `realloc`).
+/// - else the read filled the buffer (a busy stream, or the small buffer
+///   used up): it is reclaimed in place if no frame still shares it (no
+///   allocation, no copy: it is empty), as `FramedRead`'s next `reserve`
+///   would do anyway, so that a busy connection keeps its buffer and a
+///   request/response connection with small frames reuses its 256 B
+///   without allocating; if frames still share it and less than 64 B are
+///   left, a fresh 256 B buffer (one allocation every few small frames
+///   for a caller that keeps its frames a while).
+///
+/// What this costs a connection woken from idle: the 256 B allocation when
+/// it went to rest, and `BytesMut`'s switch to shared storage when the
+/// first frame is split from the new buffer; no extra read for a frame of
+/// up to 256 B.
+#[inline]
+fn at_rest(src: &mut BytesMut) {
+    let room = src.capacity();
+    if room > IDLE_READ {
+        *src = BytesMut::with_capacity(IDLE_READ);
+    } else if !src.try_reclaim(IDLE_READ) && room < IDLE_READ / 4 {
+        // Frames still share the buffer and what is left of it would take
+        // a header alone (and `reserve` would then copy it into a buffer
+        // grown from a few bytes): a fresh small buffer instead.
+        *src = BytesMut::with_capacity(IDLE_READ);
     }
 }

@@ -95,6 +95,17 @@ pub(crate) enum Need {
     Any,
 }
 
+/// What [`FrameDecoder::decode_in_place`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InPlace {
+    /// A verified frame of this many bytes (header included) at the front.
+    Frame(usize),
+    /// Not all of the next frame is there; it needs this.
+    Short(Need),
+    /// Anything else: decode it the ordinary way.
+    Other,
+}
+
 impl Need {
     /// How many more bytes the frame in progress needs when `buffered`
     /// bytes are in the caller's buffer (at least 1): the most that a
@@ -351,6 +362,39 @@ impl FrameDecoder {
             State::Payload(_) | State::Slow(Slow::Body { .. } | Slow::Scan(_)) => true,
             State::Slow(Slow::Failed(_)) => false,
         }
+    }
+
+    /// The lending readers' fast path: a frame wholly at the front of
+    /// `src`, between frames, with both checks passed, is consumed from the
+    /// stream (offsets and counts as [`decode`](Self::decode) keeps them)
+    /// but left in `src`, for the caller to lend and drop later: returns its
+    /// length on the wire. `Short` when `src` holds less than the frame
+    /// (nothing consumed); `Other` for everything else (an error, a frame
+    /// already in progress, recovery scanning), which the caller hands to
+    /// [`decode`](Self::decode) so that it is reported exactly as there.
+    #[inline]
+    pub(crate) fn decode_in_place(&mut self, src: &[u8]) -> InPlace {
+        if !matches!(self.state, State::Head) {
+            return InPlace::Other;
+        }
+        let Some((head, rest)) = src.split_first_chunk::<HEADER_LEN>() else {
+            return InPlace::Short(Need::Header);
+        };
+        let Ok(header) = Header::parse(head, self.config.max_read_frame_len) else {
+            return InPlace::Other;
+        };
+        let len = header.len() as usize;
+        let Some(payload) = rest.get(..len) else {
+            return InPlace::Short(Need::Payload { len, held: 0 });
+        };
+        if header.verify_payload(payload).is_err() {
+            return InPlace::Other;
+        }
+        self.frame_offset = self.position;
+        self.position += (HEADER_LEN + len) as u64;
+        self.head_started = false;
+        self.stats.decoded();
+        InPlace::Frame(HEADER_LEN + len)
     }
 
     /// What the frame in progress needs next; see [`Need`].

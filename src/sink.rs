@@ -3,6 +3,8 @@
 //! memory go out together in one vectored write. A poll loop over the one
 //! write queue, which decides every fault.
 
+#[cfg(test)]
+use crate::buffers::IDLE_WRITE;
 use crate::buffers::INITIAL_CAPACITY;
 use std::fmt;
 use std::io::IoSlice;
@@ -42,6 +44,18 @@ const MAX_SLICES: usize = 64;
 /// writes everything queued, then flushes the writer;
 /// [`poll_close`](Sink::poll_close) flushes, then shuts the writer down.
 /// Dropping the sink does not flush: frames still queued are lost.
+///
+/// # Memory of an idle connection
+///
+/// A `FrameSink` allocates no write buffer before its first frame, and
+/// gives it back when a [`flush`](Sink::poll_flush) (`send`, `flush`,
+/// `close`) leaves nothing queued and the buffer holds more than 256 bytes;
+/// a single small frame's buffer (a 64-byte payload's 80 bytes) is kept
+/// for the next one, so that a request/response connection does not
+/// allocate per frame. Flushes at the backpressure boundary, inside a
+/// batch, keep it. (tokio-util's `FramedWrite` keeps its 8 KiB buffer for
+/// the connection's life: its codec cannot release it; BENCHMARKS.md,
+/// "Idle connections".)
 ///
 /// # Errors
 ///
@@ -155,7 +169,9 @@ impl<W> FrameSink<W> {
     pub fn with_config(inner: W, config: Config) -> Self {
         FrameSink {
             inner,
-            queue: WriteQueue::with_capacity(INITIAL_CAPACITY),
+            // No write buffer until the first frame (an idle connection
+            // holds none; see `WriteQueue::at_rest`).
+            queue: WriteQueue::with_capacity(0),
             config,
             backpressure_boundary: INITIAL_CAPACITY,
         }
@@ -296,10 +312,55 @@ impl<W: AsyncWrite + Unpin> Sink<Bytes> for FrameSink<W> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().poll_flush_inner(cx)
+        let sink = self.get_mut();
+        ready!(sink.poll_flush_inner(cx))?;
+        // Flushed by its user (not at the backpressure boundary, inside a
+        // batch): the write buffer is given back unless it is small.
+        sink.queue.at_rest();
+        Poll::Ready(Ok(()))
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.get_mut().poll_close_inner(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::SinkExt;
+
+    #[tokio::test]
+    async fn a_flushed_sink_gives_its_buffer_back() {
+        let mut tx = FrameSink::new(Vec::new());
+        assert_eq!(tx.queue.buffer_capacity(), 0); // none before the first frame
+                                                   // A batch, fed and then flushed once: the buffer is given back.
+        for _ in 0..200 {
+            tx.feed(Bytes::from_static(&[1; 64])).await.unwrap();
+        }
+        assert!(tx.queue.buffer_capacity() >= 8 * 1024);
+        tx.flush().await.unwrap();
+        assert_eq!((tx.queued(), tx.queue.buffer_capacity()), (0, 0));
+        // One small frame: its 80 bytes are kept for the next one, which
+        // reuses them.
+        tx.send(Bytes::from_static(&[2; 64])).await.unwrap();
+        tx.queue.at_rest();
+        let mut probe = tx.queue.buffer_capacity();
+        assert!(probe <= IDLE_WRITE, "{probe}");
+        tx.send(Bytes::from_static(&[3; 64])).await.unwrap();
+        probe = probe.max(tx.queue.buffer_capacity());
+        assert!(probe <= IDLE_WRITE, "{probe}");
+        // A large payload (chained) leaves at most a small header buffer.
+        tx.send(Bytes::from(vec![4; 100_000])).await.unwrap();
+        assert!(tx.queue.buffer_capacity() <= IDLE_WRITE);
+        let wire = tx.into_inner();
+        assert_eq!(wire.len(), 202 * (16 + 64) + 16 + 100_000);
+        let mut r = crate::FrameReader::new(&wire[..]);
+        let mut n = 0;
+        while let Some(f) = r.next_frame().unwrap() {
+            assert!(f.payload().iter().all(|&b| b == f.payload()[0]));
+            n += 1;
+        }
+        assert_eq!(n, 203);
     }
 }

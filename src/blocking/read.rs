@@ -4,15 +4,15 @@
 
 use std::io::{self, Read};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::deadline::{ReadDeadlines, Timed};
 use super::Checked;
 use crate::{
     buffers::{FIRST_PAYLOAD_CHUNK, LARGE_PAYLOAD, MAX_STAGED_READ, MIN_READ},
-    decode::missing,
+    decode::{missing, InPlace, Need},
     header::check_prefix,
-    Config, Deadlines, DecodeError, Error, Frame, FrameDecoder, FramePart, Header,
+    Config, Deadlines, DecodeError, Error, Frame, FrameDecoder, FramePart, FrameRef, Header,
     DEFAULT_MAX_FRAME_LEN, HEADER_LEN,
 };
 
@@ -272,6 +272,18 @@ pub struct FrameReader<R> {
     finished: bool,
     /// Idle and stall deadlines, if set (`blocking/deadline.rs`).
     deadlines: Option<ReadDeadlines<R>>,
+    /// The bytes at the front of `buf` that the decoder has consumed: the
+    /// frames [`next_ref`] lent in place (the last one still lent), given
+    /// back to `buf` in one `advance` before the next read (not one per
+    /// frame).
+    ///
+    /// [`next_ref`]: FrameReader::next_ref
+    lent: usize,
+    /// Where the payload of the frame lent in place is in `buf`.
+    lent_payload: (usize, usize),
+    /// The frame `next_ref` lent last when it took the ordinary path (a
+    /// large payload, a frame after an error).
+    held: Option<Frame>,
 }
 
 impl<R: Read> FrameReader<R> {
@@ -321,6 +333,9 @@ impl<R: Read> FrameReader<R> {
             stage: Vec::new(),
             finished: false,
             deadlines: None,
+            lent: 0,
+            lent_payload: (0, 0),
+            held: None,
         }
     }
 
@@ -354,6 +369,9 @@ impl<R: Read> FrameReader<R> {
     /// (see [`Error::is_fatal`]), including `Truncated` at EOF inside a
     /// frame.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, Error> {
+        if self.lent > 0 || self.held.is_some() {
+            self.return_lent();
+        }
         if let Some(deadlines) = self.deadlines.as_mut() {
             deadlines.begin();
         }
@@ -364,7 +382,109 @@ impl<R: Read> FrameReader<R> {
         }
     }
 
+    /// Reads the next frame and lends it: a [`FrameRef`] borrowed from the
+    /// reader's buffer, valid until the next call — as
+    /// [`decode_slice`](crate::decode_slice) lends from a slice. No
+    /// allocation and no reference counting per frame: for a loop that
+    /// handles each frame in place (parses it, copies what it keeps).
+    /// Everything else is as [`next_frame`](Self::next_frame): the same
+    /// errors, deadlines, end of stream and stream offsets, and the two may
+    /// be mixed on one reader. A payload of 64 KiB or more is read as
+    /// `next_frame` reads it (straight into a buffer of its own) and lent
+    /// from there.
+    ///
+    /// ```
+    /// use lpframe::FrameReader;
+    ///
+    /// let mut wire = Vec::new();
+    /// for p in [&b"GET a"[..], b"GET bb", b"PUT c"] {
+    ///     lpframe::write_frame(&mut wire, p).unwrap();
+    /// }
+    /// let mut reader = FrameReader::new(&wire[..]);
+    /// let mut gets = 0;
+    /// while let Some(frame) = reader.next_ref()? {
+    ///     if frame.starts_with(b"GET ") {
+    ///         gets += 1; // handled in place; `frame` is gone at the next call
+    ///     }
+    /// }
+    /// assert_eq!(gets, 2);
+    /// # Ok::<(), lpframe::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`next_frame`](Self::next_frame).
+    pub fn next_ref(&mut self) -> Result<Option<FrameRef<'_>>, Error> {
+        self.held = None;
+        if let Some(deadlines) = self.deadlines.as_mut() {
+            deadlines.begin();
+        }
+        let result = self.lend_next();
+        let leftover = self.buf.len() - self.lent;
+        let result = match self.deadlines.as_mut() {
+            Some(deadlines) => deadlines.end(result, leftover),
+            None => result,
+        };
+        Ok(match result? {
+            Lent::InBuffer => {
+                let (start, end) = self.lent_payload;
+                self.buf.get(start..end).map(FrameRef::new)
+            }
+            Lent::Held => self.held.as_ref().map(|f| FrameRef::new(f.payload())),
+            Lent::End => None,
+        })
+    }
+
+    /// [`next_ref`](Self::next_ref) without the deadline bookkeeping: a
+    /// frame left at the front of `buf` (`lent` set), or one taken the
+    /// ordinary way into `held`.
+    fn lend_next(&mut self) -> Result<Lent, Error> {
+        loop {
+            let unread = self.buf.get(self.lent..).unwrap_or_default();
+            let need = match self.decoder.decode_in_place(unread) {
+                InPlace::Frame(len) => {
+                    self.lent_payload = (self.lent + HEADER_LEN, self.lent + len);
+                    self.lent += len;
+                    return Ok(Lent::InBuffer);
+                }
+                InPlace::Short(need @ Need::Header) => need,
+                InPlace::Short(need @ Need::Payload { len, .. }) if len < LARGE_PAYLOAD => need,
+                InPlace::Short(_) | InPlace::Other => break,
+            };
+            self.return_lent();
+            if self.fill(need)? == 0 {
+                // The end of the stream, as `read_next` meets it (reading
+                // again would go past it in a source that grows).
+                self.held = self.decoder.decode_eof(&mut self.buf)?;
+                return Ok(self.held_or_end());
+            }
+        }
+        self.return_lent();
+        self.held = self.read_next()?;
+        Ok(self.held_or_end())
+    }
+
+    fn held_or_end(&self) -> Lent {
+        if self.held.is_some() {
+            Lent::Held
+        } else {
+            Lent::End
+        }
+    }
+
+    /// Drops the frames lent in place (their bytes are consumed already)
+    /// and the one lent from `held`.
+    #[cold]
+    #[inline(never)]
+    fn return_lent(&mut self) {
+        if self.lent > 0 {
+            self.buf.advance(self.lent);
+            self.lent = 0;
+        }
+        self.held = None;
+    }
+
     /// [`next_frame`](Self::next_frame) without the deadline bookkeeping.
+    #[inline(always)]
     fn read_next(&mut self) -> Result<Option<Frame>, Error> {
         loop {
             if let Some(frame) = self.decoder.decode(&mut self.buf)? {
@@ -389,7 +509,7 @@ impl<R: Read> FrameReader<R> {
                         .read_to_end(body)?;
                     body.len() - before < missing
                 }
-                None => self.fill()? == 0,
+                None => self.fill(self.decoder.need())? == 0,
             };
             if eof {
                 return Ok(self.decoder.decode_eof(&mut self.buf)?);
@@ -399,14 +519,14 @@ impl<R: Read> FrameReader<R> {
 
     /// Reads once from the inner reader into the buffer; returns the bytes
     /// read (0 at EOF). On error the buffer is as it was.
-    fn fill(&mut self) -> Result<usize, Error> {
+    fn fill(&mut self, need: Need) -> Result<usize, Error> {
         // MIN_READ; for a payload longer than that, up to what it still
         // needs but at most what has already arrived (so memory follows
-        // received bytes) and at most MAX_STAGED_READ.
+        // received bytes) and at most MAX_STAGED_READ. (`need` counts the
+        // buffered header too when the lending path has not consumed it:
+        // one read of at most 16 bytes more.)
         let buffered = self.buf.len();
-        let want = self
-            .decoder
-            .need()
+        let want = need
             .missing(buffered)
             .min(buffered)
             .clamp(MIN_READ, MAX_STAGED_READ);
@@ -434,12 +554,22 @@ impl<R: Read> FrameReader<R> {
     }
 }
 
+/// Where [`FrameReader::next_ref`]'s frame is.
+enum Lent {
+    /// At the front of the buffer (`lent` bytes).
+    InBuffer,
+    /// In `held`.
+    Held,
+    /// Nowhere: the clean end of the stream.
+    End,
+}
+
 impl<R> FrameReader<R> {
     /// `true` when part of a frame has been received but not all of it: a
     /// timeout now means the peer stalled inside a frame, not that it is
     /// idle between frames.
     pub fn is_mid_frame(&self) -> bool {
-        self.decoder.is_mid_frame() || (!self.buf.is_empty() && !self.decoder.is_failed())
+        self.decoder.is_mid_frame() || (self.buf.len() > self.lent && !self.decoder.is_failed())
     }
 
     /// The settings in use.
@@ -504,7 +634,8 @@ impl<R> FrameReader<R> {
     /// let (_, unread) = reader.into_parts();
     /// assert_eq!(&unread[..], &wire[..18]); // the header is given back too
     /// ```
-    pub fn into_parts(self) -> (R, BytesMut) {
+    pub fn into_parts(mut self) -> (R, BytesMut) {
+        self.buf.advance(self.lent);
         let unread = self.decoder.into_unread(self.buf);
         (self.inner, unread)
     }

@@ -24,8 +24,9 @@ use std::io;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::put_header;
+use crate::buffers::INITIAL_BATCH;
 #[cfg(feature = "tokio")]
-use crate::buffers::COPY_THRESHOLD;
+use crate::buffers::{COPY_THRESHOLD, IDLE_WRITE};
 use crate::{error::is_retryable, Error, Header, HEADER_LEN};
 
 /// Checks what one write call reported against the `offered` bytes it was
@@ -124,7 +125,20 @@ impl WriteQueue {
     /// Queues a frame, its payload copied behind its header.
     #[inline(always)]
     pub(crate) fn push_copied(&mut self, header: &Header, payload: &[u8]) {
-        self.buf.reserve(HEADER_LEN + payload.len());
+        let need = HEADER_LEN + payload.len();
+        if self.buf.capacity() - self.buf.len() < need {
+            // A buffer given back at rest ([`at_rest`](Self::at_rest))
+            // grows to exactly its first frame (what an idle
+            // request/response connection keeps), and at once to 8 KiB
+            // when a second frame joins it before a flush (a batch), not
+            // by doubling.
+            let batch = if self.buf.is_empty() {
+                0
+            } else {
+                INITIAL_BATCH
+            };
+            self.buf.reserve(need.max(batch));
+        }
         put_header(header, &mut self.buf);
         self.buf.extend_from_slice(payload);
     }
@@ -145,6 +159,10 @@ impl WriteQueue {
     #[cfg(feature = "tokio")]
     #[inline]
     fn push_chained(&mut self, header: &Header, payload: Bytes) {
+        if self.buf.capacity() - self.buf.len() < HEADER_LEN {
+            // Room for several headers at once, not one allocation each.
+            self.buf.reserve(IDLE_WRITE);
+        }
         put_header(header, &mut self.buf);
         // Everything buffered so far goes first; `buf` keeps its spare room
         // for what follows the payload.
@@ -152,6 +170,28 @@ impl WriteQueue {
         self.chunked += head.len() + payload.len();
         self.chunks.push_back(head);
         self.chunks.push_back(payload);
+    }
+
+    /// Called when a flush has written everything: a write buffer of more
+    /// than [`IDLE_WRITE`] bytes is given back (an idle connection then
+    /// holds no write buffer), a smaller one — a single small frame's — is
+    /// kept for the next frame. Nothing happens while bytes are queued.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn at_rest(&mut self) {
+        // `try_reclaim` (no allocation) tells whether the buffer, moved to
+        // the front of its allocation, holds more than `IDLE_WRITE`.
+        if self.is_empty() && self.buf.try_reclaim(IDLE_WRITE + 1) {
+            self.buf = BytesMut::new();
+        }
+        if self.chunks.capacity() > 16 && self.chunks.is_empty() {
+            self.chunks = VecDeque::new();
+        }
+    }
+
+    /// The write buffer's room (for tests of the buffer policy).
+    #[cfg(all(test, feature = "tokio"))]
+    pub(crate) fn buffer_capacity(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// The next queued bytes as one slice, for a writer without vectored

@@ -244,14 +244,31 @@ pub fn via_payload_codec(script: &Script, setup: impl Into<Setup>) -> (Vec<Event
 /// `Ok(None)` it is called again (the source may grow); after a fatal error
 /// it is called twice more, which must repeat the error without reading.
 pub fn via_reader(script: &Script, setup: impl Into<Setup>) -> Vec<Event> {
-    let setup: Setup = setup.into();
-    let path = "FrameReader";
+    reader_events(script, setup.into(), false)
+}
+
+/// As [`via_reader`], reading with the lending `FrameReader::next_ref`.
+pub fn via_reader_ref(script: &Script, setup: impl Into<Setup>) -> Vec<Event> {
+    reader_events(script, setup.into(), true)
+}
+
+fn reader_events(script: &Script, setup: Setup, lend: bool) -> Vec<Event> {
+    let path = if lend {
+        "FrameReader::next_ref"
+    } else {
+        "FrameReader"
+    };
     let bound = 4 * script.bytes().len() + 4 * script.steps.len() + 16;
     let mut reader = setup.reader(script.clone());
     let mut rec = Recorder::default();
     let mut repeats = 0;
     for _ in 0..bound {
-        match reader.next_frame() {
+        let next = if lend {
+            reader.next_ref().map(|f| f.map(|f| f.to_frame()))
+        } else {
+            reader.next_frame()
+        };
+        match next {
             Ok(Some(frame)) => rec.frame(path, &frame),
             Ok(None) => {
                 rec.none(path);
@@ -416,6 +433,8 @@ pub enum Path {
     Decoder,
     /// The buffered blocking [`FrameReader`] ([`via_reader`]).
     Reader,
+    /// `FrameReader`'s lending `next_ref` ([`via_reader_ref`]).
+    ReaderRef,
     /// `FrameCodec` driven as `Framed` drives it ([`via_codec`]).
     #[cfg(feature = "tokio")]
     Codec,
@@ -444,6 +463,7 @@ impl Path {
     pub const ALL: &'static [Path] = &[
         Path::Decoder,
         Path::Reader,
+        Path::ReaderRef,
         Path::Codec,
         Path::PayloadCodec,
         Path::Framed,
@@ -452,7 +472,13 @@ impl Path {
     ];
     /// Every reading path, the reference ([`Path::Decoder`]) first.
     #[cfg(not(feature = "tokio"))]
-    pub const ALL: &'static [Path] = &[Path::Decoder, Path::Reader, Path::ReadFrame, Path::Slice];
+    pub const ALL: &'static [Path] = &[
+        Path::Decoder,
+        Path::Reader,
+        Path::ReaderRef,
+        Path::ReadFrame,
+        Path::Slice,
+    ];
 
     /// The path's events for `input` cut into `chunks` with `faults`
     /// (offset, kind) injected, then the end of the stream and the appended
@@ -472,6 +498,7 @@ impl Path {
         Some(match self {
             Path::Decoder => via_decoder(&script(), setup),
             Path::Reader => via_reader(&script(), setup),
+            Path::ReaderRef => via_reader_ref(&script(), setup),
             #[cfg(feature = "tokio")]
             Path::Codec => via_codec(&script(), setup),
             #[cfg(feature = "tokio")]
