@@ -336,6 +336,14 @@ fn received(payload: BytesMut) -> Received {
     Received::Frame(Frame::new(payload.freeze()))
 }
 
+impl FrameCodec {
+    /// Counts a deadline that expired (`WithDeadlines` around the
+    /// `Framed` this codec is in).
+    pub(crate) fn deadline_expired(&mut self) {
+        self.decoder.stats_mut().deadline_expired();
+    }
+}
+
 impl Decoder for FrameCodec {
     type Item = Received;
     type Error = Error;

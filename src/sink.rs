@@ -197,10 +197,16 @@ impl<W> FrameSink<W> {
     }
 
     /// The frames and bytes written (headers included, counted once the
-    /// limit check has accepted a frame) and fatal errors (a poisoned
-    /// writer): the writing fields of [`Stats`](crate::Stats).
+    /// limit check has accepted a frame), fatal errors (a poisoned writer)
+    /// and write deadlines that expired: the writing fields of
+    /// [`Stats`](crate::Stats).
     pub fn stats(&self) -> crate::Stats {
         self.queue.stats()
+    }
+
+    /// Counts a write deadline that expired (`WithDeadlines` around it).
+    pub(crate) fn deadline_expired(&mut self) {
+        self.queue.deadline_expired();
     }
 
     /// `true` after a write failed in a way that may have left the stream

@@ -51,8 +51,12 @@ pub struct Stats {
     /// Fatal errors: a decoder that failed (it stays failed, so at most 1),
     /// or a writer poisoned by an I/O error.
     pub fatal_errors: u64,
-    /// Deadlines that expired on this connection, counted by the deadline
-    /// layer where it enforces them; 0 where no deadline is set.
+    /// Deadlines that expired on this connection (each
+    /// [`Error::Timeout`](crate::Error::Timeout) returned), counted where
+    /// they are enforced: `FrameReader`'s idle and stall deadlines,
+    /// `FrameWriter`'s write deadline, and (feature `tokio`)
+    /// `WithDeadlines` in the codec or sink it wraps. 0 where no deadline
+    /// is set; `read_frame_timed`, which keeps no state, counts nothing.
     pub deadlines_expired: u64,
     /// Frames accepted for writing (queued or written), after the limit
     /// check; a frame refused as too large is not counted.
@@ -95,8 +99,7 @@ impl Stats {
         self.bytes_written += (crate::HEADER_LEN + payload_len) as u64;
     }
 
-    /// A deadline expired (for the deadline layer).
-    #[allow(dead_code)]
+    /// A read deadline expired (counted by the deadline layer).
     pub(crate) fn deadline_expired(&mut self) {
         self.deadlines_expired += 1;
     }
@@ -125,6 +128,7 @@ pub(crate) struct WriteStats {
     frames: u64,
     bytes: u64,
     fatal: u64,
+    deadlines: u64,
 }
 
 impl WriteStats {
@@ -132,6 +136,11 @@ impl WriteStats {
     pub(crate) fn written(&mut self, payload_len: usize) {
         self.frames += 1;
         self.bytes += (crate::HEADER_LEN + payload_len) as u64;
+    }
+
+    /// A write deadline expired.
+    pub(crate) fn deadline_expired(&mut self) {
+        self.deadlines += 1;
     }
 
     /// A writer poisoned by `e`.
@@ -148,6 +157,7 @@ impl WriteStats {
             frames_written: self.frames,
             bytes_written: self.bytes,
             fatal_errors: self.fatal,
+            deadlines_expired: self.deadlines,
             ..Stats::default()
         }
     }

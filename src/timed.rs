@@ -26,6 +26,9 @@ pub trait ReadProgress {
     fn received(&self) -> u64;
     /// Bytes in the read buffer now.
     fn buffered(&self) -> usize;
+    /// Counts an idle or stall deadline that expired, in the codec's
+    /// [`Stats`](crate::Stats) (`deadlines_expired`).
+    fn deadline_expired(&mut self);
 }
 
 /// A sink of frames that says how many bytes it holds unsent: implemented
@@ -33,6 +36,9 @@ pub trait ReadProgress {
 pub trait WriteProgress {
     /// Bytes queued and not yet written.
     fn queued(&self) -> usize;
+    /// Counts a write deadline that expired, in the codec's or sink's
+    /// [`Stats`](crate::Stats) (`deadlines_expired`).
+    fn deadline_expired(&mut self);
 }
 
 impl<T> ReadProgress for Framed<T, FrameCodec> {
@@ -41,6 +47,9 @@ impl<T> ReadProgress for Framed<T, FrameCodec> {
     }
     fn buffered(&self) -> usize {
         self.read_buffer().len()
+    }
+    fn deadline_expired(&mut self) {
+        self.codec_mut().deadline_expired();
     }
 }
 
@@ -51,11 +60,17 @@ impl<T> ReadProgress for FramedRead<T, FrameCodec> {
     fn buffered(&self) -> usize {
         self.read_buffer().len()
     }
+    fn deadline_expired(&mut self) {
+        self.decoder_mut().deadline_expired();
+    }
 }
 
 impl<T> WriteProgress for Framed<T, FrameCodec> {
     fn queued(&self) -> usize {
         self.write_buffer().len()
+    }
+    fn deadline_expired(&mut self) {
+        self.codec_mut().deadline_expired();
     }
 }
 
@@ -63,11 +78,17 @@ impl<T> WriteProgress for FramedWrite<T, FrameCodec> {
     fn queued(&self) -> usize {
         self.write_buffer().len()
     }
+    fn deadline_expired(&mut self) {
+        self.encoder_mut().deadline_expired();
+    }
 }
 
 impl<W> WriteProgress for FrameSink<W> {
     fn queued(&self) -> usize {
         FrameSink::queued(self)
+    }
+    fn deadline_expired(&mut self) {
+        FrameSink::deadline_expired(self);
     }
 }
 
@@ -262,6 +283,7 @@ where
             Poll::Pending => loop {
                 if let Err(t) = this.tracker.check(now()) {
                     this.fresh = true;
+                    this.inner.deadline_expired();
                     return Poll::Ready(Some(Err(Error::Timeout(t))));
                 }
                 let Some((_, at)) = this.tracker.next_deadline() else {
@@ -299,6 +321,7 @@ impl<S> WithDeadlines<S> {
         loop {
             if let Err(t) = self.write.check(now(), queued) {
                 self.write.stop();
+                self.inner.deadline_expired();
                 return Poll::Ready(Err(Error::Timeout(t)));
             }
             let Some(at) = self.write.deadline() else {

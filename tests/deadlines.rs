@@ -135,10 +135,12 @@ fn timeout(r: Result<Option<Frame>, Error>) -> Timeout {
 
 #[test]
 fn blocking_idle_client() {
-    let (r, since, _) = blocking_read(vec![], idle_and_stall(200, 1000));
+    let (r, since, reader) = blocking_read(vec![], idle_and_stall(200, 1000));
     let t = timeout(r);
     assert_cut(&t, TimeoutKind::Idle, ms(200), since);
     assert_eq!(t.bytes, 0);
+    // Counted where it is enforced.
+    assert_eq!(reader.stats().deadlines_expired, 1);
 }
 
 #[test]
@@ -393,6 +395,7 @@ fn blocking_write_deadline_against_a_client_that_never_reads() {
     assert!(t.elapsed >= ms(200) && t.elapsed <= ms(200) + LATE, "{t}");
     assert_eq!(t.queued, w.buffered() as u64);
     assert!(t.queued > 0 && !w.is_poisoned());
+    assert_eq!(w.stats().deadlines_expired, 1);
     // Every byte is accounted for: on the wire or still queued.
     let frame_len = (16 + payload.len()) as u64;
     assert!(accepted * frame_len + frame_len >= t.queued);
@@ -456,9 +459,11 @@ mod tokio_path {
 
     #[test]
     fn tokio_idle_client() {
-        let ((item, since), _, _) = serve(vec![], idle_and_stall(200, 1000));
+        let ((item, since), framed, _rt) = serve(vec![], idle_and_stall(200, 1000));
         let t = timeout_of(item);
         assert_cut(&t, TimeoutKind::Idle, ms(200), since);
+        // Counted in the codec's stats, where an operator reads them.
+        assert_eq!(framed.get_ref().codec().stats().deadlines_expired, 1);
     }
 
     #[test]
@@ -674,6 +679,7 @@ mod tokio_path {
                             Err(Error::Timeout(t)) => {
                                 assert!(before.elapsed() <= ms(200) + LATE);
                                 assert_eq!(t.queued, s.get_ref().queued() as u64);
+                                assert_eq!(s.get_ref().stats().deadlines_expired, 1);
                                 break t;
                             }
                             Err(e) => panic!("{e}"),
@@ -690,6 +696,7 @@ mod tokio_path {
                     match s.send(payload.clone()).await {
                         Err(Error::Timeout(t)) => {
                             assert_eq!(t.queued, s.get_ref().write_buffer().len() as u64);
+                            assert_eq!(s.get_ref().encoder().stats().deadlines_expired, 1);
                             t
                         }
                         other => panic!("expected a write timeout, got {other:?}"),

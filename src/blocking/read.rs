@@ -286,6 +286,15 @@ pub struct FrameReader<R> {
     held: Option<Frame>,
 }
 
+/// A deadline that expired, counted in the reader's [`Stats`](crate::Stats)
+/// (`deadlines_expired`).
+#[inline]
+fn count_expired<T>(result: &Result<T, Error>, decoder: &mut FrameDecoder) {
+    if let Err(Error::Timeout(_)) = result {
+        decoder.stats_mut().deadline_expired();
+    }
+}
+
 impl<R: Read> FrameReader<R> {
     /// A reader with the default [`Config`].
     pub fn new(inner: R) -> Self {
@@ -377,7 +386,11 @@ impl<R: Read> FrameReader<R> {
         }
         let result = self.read_next();
         match self.deadlines.as_mut() {
-            Some(deadlines) => deadlines.end(result, self.buf.len()),
+            Some(deadlines) => {
+                let result = deadlines.end(result, self.buf.len());
+                count_expired(&result, &mut self.decoder);
+                result
+            }
             None => result, // no deadlines set
         }
     }
@@ -421,7 +434,11 @@ impl<R: Read> FrameReader<R> {
         let result = self.lend_next();
         let leftover = self.buf.len() - self.lent;
         let result = match self.deadlines.as_mut() {
-            Some(deadlines) => deadlines.end(result, leftover),
+            Some(deadlines) => {
+                let result = deadlines.end(result, leftover);
+                count_expired(&result, &mut self.decoder);
+                result
+            }
             None => result,
         };
         Ok(match result? {

@@ -274,10 +274,12 @@ impl<W: Write> FrameWriter<W> {
     /// typed, non-fatal timeout saying what is still queued.
     fn expired(&mut self) -> Option<Error> {
         let queued = self.queue.len();
-        self.deadline
+        let t = self
+            .deadline
             .as_deref_mut()
-            .and_then(|d| d.take_expired(queued))
-            .map(Error::Timeout)
+            .and_then(|d| d.take_expired(queued))?;
+        self.queue.deadline_expired();
+        Some(Error::Timeout(t))
     }
 
     /// The end of a public call: the write deadline re-arms for the next.

@@ -117,6 +117,11 @@ impl WriteQueue {
         self.stats.written(payload_len);
     }
 
+    /// Counts a write deadline that expired.
+    pub(crate) fn deadline_expired(&mut self) {
+        self.stats.deadline_expired();
+    }
+
     /// The writer's counts (the writing fields of [`Stats`](crate::Stats)).
     pub(crate) fn stats(&self) -> crate::Stats {
         self.stats.get()
