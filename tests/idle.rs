@@ -2,8 +2,10 @@
 //! connections"): after an exchange, a `FramedRead<FrameCodec>` waiting for
 //! the next frame keeps at most a 256-byte read buffer, and a `FrameSink`
 //! that was flushed keeps at most its last small frame's buffer (a unit
-//! test in src/sink.rs, which sees the buffer); and a frame split across idle gaps (a `Pending` read between its parts)
-//! decodes the same on every path.
+//! test in src/sink.rs, which sees the buffer); and a frame split across
+//! idle gaps (a `Pending` read between its parts) decodes the same on every
+//! path.
+#![cfg(feature = "tokio")]
 
 use futures::StreamExt;
 use lpframe::{Config, FrameCodec, DEFAULT_MAX_FRAME_LEN};
