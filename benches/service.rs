@@ -314,15 +314,15 @@ fn counters() -> Counters {
 
 /// Raw loopback bytes, no framing: the sender writes `n` chunks of
 /// `size` bytes with `write_all`, the receiver reads them into one reused
-/// buffer of `size` bytes. The ceiling of every streaming row.
-async fn raw_run(size: usize, n: usize, offset: usize, spawn_sender: bool) -> f64 {
+/// buffer of `rbuf` bytes. The ceiling of every streaming row.
+async fn raw_run(size: usize, n: usize, offset: usize, spawn_sender: bool, rbuf: usize) -> f64 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (client, server) = pair().await;
     let (r, _w) = server.into_split();
     let mut r = Counted(r);
     let total = size * n;
     let receiver = tokio::spawn(async move {
-        let mut buf = vec![0u8; size.max(1)];
+        let mut buf = vec![0u8; rbuf.max(1)];
         let mut got = 0;
         while got < total {
             let k = r.read(&mut buf).await.unwrap();
@@ -618,7 +618,8 @@ fn main() {
         }
         // One cell in this process, for benches/stream.sh, profiles and
         // syscall counts: `one MODE SIZE N [OFFSET [RUNTIME]]`, MODE 0..=3
-        // as MODES, 4 = raw loopback bytes (no framing); OFFSET: where the
+        // as MODES, 4 = raw loopback bytes (no framing) read 64 KiB at a
+        // time, 5 = the same read in chunk-sized reads; OFFSET: where the
         // payload starts in its allocation (default 0); RUNTIME: multi
         // (default), spawn or current (see `runtime`). Prints one line of
         // key=value pairs: the timed section's wall time, CPU time of all
@@ -630,8 +631,15 @@ fn main() {
             };
             let offset = arg(4).unwrap_or(0);
             let (rate, name_of) = if m >= MODES.len() {
-                let r = bounded(Box::pin(raw_run(size, n, offset, spawn_sender)));
-                (r, "raw")
+                // 4: reads of at most 64 KiB (as a reader with a 64 KiB
+                // buffer); 5: reads of up to the chunk size.
+                let (rbuf, label) = if m == MODES.len() {
+                    (size.min(64 << 10), "raw")
+                } else {
+                    (size, "raw, chunk-sized reads")
+                };
+                let r = bounded(Box::pin(raw_run(size, n, offset, spawn_sender, rbuf)));
+                (r, label)
             } else {
                 let mode = MODES[m];
                 let r = bounded(Box::pin(stream_run_at(mode, size, n, offset, spawn_sender)));
