@@ -111,6 +111,7 @@ for l in lines:
         "near": int(kv.get("near_copies", 0)) / n,
         "rate": rate,
         "n": n,
+        "rep": int(kv.get("rep", -1)),
     })
 
 def mmm(v, fmt="{:,.0f}"):
@@ -144,4 +145,23 @@ for size in sizes:
         print(f"| {label(size)} | {imp} | {len(rs)} | {cpu} | {wall} | {cr} | {wr} | "
               f"{statistics.median([r['ctxsw'] for r in rs]):.3f} | {statistics.median([r['pend'] for r in rs]):.3f} | "
               f"{statistics.median([r['near'] for r in rs]):.2f} |")
+
+# Per-repetition ratios: each run against LDC's (or raw's) run of the same
+# repetition (minutes apart at most), so a slow spell that spans a
+# repetition cancels.
+print()
+print("| cell | implementation | wall / LDC's, per repetition | CPU / LDC's, per repetition | wall / raw's, per repetition |")
+print("|---|---|---|---|---|")
+for size in sizes:
+    base = {r["rep"]: r for r in runs.get((size, "LDC"), [])}
+    raw = {r["rep"]: r for r in runs.get((size, "raw"), [])}
+    for imp in order:
+        rs = runs.get((size, imp))
+        if not rs or imp == "LDC":
+            continue
+        w = [r["wall_ms"] / base[r["rep"]]["wall_ms"] for r in rs if r["rep"] in base]
+        c = [r["cpu_ms"] / base[r["rep"]]["cpu_ms"] for r in rs if r["rep"] in base]
+        x = [r["wall_ms"] / raw[r["rep"]]["wall_ms"] for r in rs if r["rep"] in raw]
+        f = lambda v: mmm(v, "{:.2f}") + "×" if v else ""
+        print(f"| {label(size)} | {imp} | {f(w)} | {f(c)} | {f(x)} |")
 EOF
