@@ -41,6 +41,10 @@ enum Mode {
     Ldc,
     /// `LengthDelimitedCodec` + crc32fast on every payload sent or received.
     LdcCrc,
+    /// LDC's wire format, sent by an encoder that copies each payload in
+    /// 2 KiB pieces (`one` mode 6 only): whether a copy below glibc's
+    /// `rep movsb` threshold escapes the 4K-aliasing slow path.
+    LdcChunked,
 }
 
 const MODES: [Mode; 4] = [Mode::Codec, Mode::Sink, Mode::Ldc, Mode::LdcCrc];
@@ -51,6 +55,7 @@ fn name(m: Mode) -> &'static str {
         Mode::Sink => "lpframe FrameSink + FrameCodec",
         Mode::Ldc => "LDC",
         Mode::LdcCrc => "LDC + crc32fast",
+        Mode::LdcChunked => "LDC wire, 2 KiB-piece copy",
     }
 }
 
@@ -150,6 +155,25 @@ enum Tx {
     Codec(FramedWrite<W, FrameCodec>),
     Sink(FrameSink<W>),
     Ldc(FramedWrite<W, LengthDelimitedCodec>, bool),
+    Chunked(FramedWrite<W, ChunkedLdc>),
+}
+
+/// LDC's framing (4-byte big-endian length), payload copied in 2 KiB
+/// pieces.
+struct ChunkedLdc;
+
+impl tokio_util::codec::Encoder<Bytes> for ChunkedLdc {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, item: Bytes, dst: &mut bytes::BytesMut) -> std::io::Result<()> {
+        use bytes::BufMut;
+        dst.reserve(4 + item.len());
+        dst.put_u32(item.len() as u32);
+        for piece in item.chunks(2048) {
+            dst.extend_from_slice(piece);
+        }
+        Ok(())
+    }
 }
 
 impl Tx {
@@ -160,6 +184,7 @@ impl Tx {
             Mode::Sink => Tx::Sink(FrameSink::new(w)),
             Mode::Ldc => Tx::Ldc(FramedWrite::new(w, ldc()), false),
             Mode::LdcCrc => Tx::Ldc(FramedWrite::new(w, ldc()), true),
+            Mode::LdcChunked => Tx::Chunked(FramedWrite::new(w, ChunkedLdc)),
         }
     }
 
@@ -167,6 +192,7 @@ impl Tx {
         match self {
             Tx::Codec(f) => f.feed(p).await.unwrap(),
             Tx::Sink(s) => s.feed(p).await.unwrap(),
+            Tx::Chunked(f) => f.feed(p).await.unwrap(),
             Tx::Ldc(f, crc) => {
                 if *crc {
                     black_box(crc32fast::hash(&p));
@@ -186,6 +212,7 @@ impl Tx {
             Tx::Codec(f) => Some(end(f.write_buffer())),
             Tx::Sink(_) => None,
             Tx::Ldc(f, _) => Some(end(f.write_buffer())),
+            Tx::Chunked(f) => Some(end(f.write_buffer())),
         }
     }
 
@@ -193,6 +220,7 @@ impl Tx {
         match self {
             Tx::Codec(f) => f.flush().await.unwrap(),
             Tx::Sink(s) => s.flush().await.unwrap(),
+            Tx::Chunked(f) => f.flush().await.unwrap(),
             Tx::Ldc(f, _) => SinkExt::<Bytes>::flush(f).await.unwrap(), // LDC has several Encoder impls
         }
     }
@@ -208,7 +236,7 @@ impl Rx {
         let r = Counted(r);
         match mode {
             Mode::Codec | Mode::Sink => Rx::Lpf(FramedRead::new(r, FrameCodec::new())),
-            Mode::Ldc => Rx::Ldc(FramedRead::new(r, ldc()), false),
+            Mode::Ldc | Mode::LdcChunked => Rx::Ldc(FramedRead::new(r, ldc()), false),
             Mode::LdcCrc => Rx::Ldc(FramedRead::new(r, ldc()), true),
         }
     }
@@ -619,7 +647,8 @@ fn main() {
         // One cell in this process, for benches/stream.sh, profiles and
         // syscall counts: `one MODE SIZE N [OFFSET [RUNTIME]]`, MODE 0..=3
         // as MODES, 4 = raw loopback bytes (no framing) read 64 KiB at a
-        // time, 5 = the same read in chunk-sized reads; OFFSET: where the
+        // time, 5 = the same read in chunk-sized reads, 6 = LDC's wire sent
+        // with the payload copied in 2 KiB pieces; OFFSET: where the
         // payload starts in its allocation (default 0); RUNTIME: multi
         // (default), spawn or current (see `runtime`). Prints one line of
         // key=value pairs: the timed section's wall time, CPU time of all
@@ -630,7 +659,16 @@ fn main() {
                 return;
             };
             let offset = arg(4).unwrap_or(0);
-            let (rate, name_of) = if m >= MODES.len() {
+            let (rate, name_of) = if m == 6 {
+                let r = bounded(Box::pin(stream_run_at(
+                    Mode::LdcChunked,
+                    size,
+                    n,
+                    offset,
+                    spawn_sender,
+                )));
+                (r, name(Mode::LdcChunked))
+            } else if m >= MODES.len() {
                 // 4: reads of at most 64 KiB (as a reader with a 64 KiB
                 // buffer); 5: reads of up to the chunk size.
                 let (rbuf, label) = if m == MODES.len() {
