@@ -231,3 +231,41 @@ pub fn recover(data: &[u8]) {
         with_after(events, FUZZ_MAX)
     );
 }
+
+/// Target `writer`: the blocking writers under a scripted writer (see
+/// [`crate::writers`]): `FrameWriter` (without a deadline, with an hour's,
+/// with a zero one) and `write_frame_with`. The output is always a prefix
+/// of the accepted frames' bytes; nothing is lost or written twice on a
+/// retryable fault; nothing is written after a fatal one.
+pub fn writer(data: &[u8]) {
+    crate::writers::drive_frame_writer(&crate::writers::WriteScript::parse(data));
+}
+
+/// Target `sink`: `FrameSink` polled by hand with a no-op waker under a
+/// scripted `AsyncWrite` (`Pending`, partial, vectored or not, retryable
+/// and fatal faults), with the properties of [`writer`].
+#[cfg(feature = "tokio")]
+pub fn sink(data: &[u8]) {
+    crate::writers::drive_frame_sink(&crate::writers::WriteScript::parse(data));
+}
+
+/// Target `deadline`: byte 0 picks the part. Even: the
+/// `DeadlineTracker` against its model under a scripted clock (the rest
+/// are operations). Odd: `FrameReader` with deadlines (zero or an hour,
+/// socket or manual, by bits 1-3) over the rest as a stream with scripted
+/// read timeouts, seeded by byte 1: the model's events.
+pub fn deadline(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    if sel & 1 == 0 {
+        crate::deadlines::drive_tracker(rest);
+    } else if let Some((&seed, input)) = rest.split_first() {
+        crate::deadlines::drive_reader_deadlines(input, seed, (sel >> 1) & 7);
+    }
+}
+
+/// Target `idle`: see [`crate::idle::idle`].
+pub fn idle(data: &[u8]) {
+    crate::idle::idle(data);
+}

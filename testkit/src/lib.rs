@@ -20,6 +20,10 @@
 //!   is one line calling one of them; `tests/fuzz_replay.rs` replays the
 //!   corpus through the same functions).
 //! - [`vectors`]: the one parser of `tests/vectors/lpf-v1.txt`.
+//! - [`writers`], [`deadlines`], [`idle`]: the drivers of the writing
+//!   paths under a scripted writer, of the deadline paths under a scripted
+//!   clock and scripted read timeouts, and of idle gaps between partial
+//!   frames (fuzz targets `writer`, `sink`, `deadline`, `idle`).
 //! - [`rng`]: the one seeded random generator.
 //! - [`readers`]: small helpers for the reliability tests.
 //! - [`server`] (feature `tokio`): the reference echo server, with
@@ -40,10 +44,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod deadlines;
 pub mod event;
 #[cfg(feature = "tokio")]
 mod framed;
 pub mod fuzz;
+pub mod idle;
 pub mod model;
 pub mod paths;
 pub mod readers;
@@ -54,6 +60,7 @@ pub mod script;
 pub mod server;
 pub mod setup;
 pub mod vectors;
+pub mod writers;
 
 pub use event::{after, frame_bytes, Event, FUZZ_MAX};
 pub use model::{expected, model, model_with_boundaries, with_after};
