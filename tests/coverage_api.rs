@@ -99,6 +99,18 @@ fn timeouts_print_what_they_cost() {
         t.to_string(),
         "write deadline of 5ms expired after 5ms (1 byte written, 7 bytes still queued)"
     );
+    let idle = Timeout {
+        kind: TimeoutKind::Idle,
+        bytes: 0,
+        queued: 0,
+        ..t
+    };
+    assert_eq!(idle.to_string(), "idle deadline of 5ms expired after 5ms");
+    let one = DecodeError::FrameTooLarge { len: 1, max: 0 };
+    assert_eq!(
+        one.to_string(),
+        "frame too large: 1 byte declared, limit is 0"
+    );
     let io: io::Error = Error::Timeout(t).into();
     assert_eq!(io.kind(), io::ErrorKind::TimedOut);
 }
@@ -160,6 +172,7 @@ fn sockets_take_the_timeouts_set_through_the_trait() {
     let d = Some(Duration::from_secs(2)); // a whole number of kernel ticks
     SetTimeouts::set_read_timeout(&s, d).unwrap();
     SetTimeouts::set_write_timeout(&&s, d).unwrap();
+    SetTimeouts::set_read_timeout(&&s, d).unwrap();
     assert_eq!(
         (s.read_timeout().unwrap(), s.write_timeout().unwrap()),
         (d, d)
@@ -315,6 +328,10 @@ async fn a_sink_without_a_write_deadline_just_waits() {
     timed.feed(Bytes::from_static(b"x")).await.unwrap();
     let waited = tokio::time::timeout(Duration::from_millis(50), timed.flush()).await;
     assert!(waited.is_err(), "no write deadline: it waits");
+    // A deadline too far to be an `Instant` is no deadline either.
+    timed.set_write_deadline(Some(Duration::MAX));
+    let waited = tokio::time::timeout(Duration::from_millis(50), timed.flush()).await;
+    assert!(waited.is_err(), "an unrepresentable deadline: it waits");
     timed.set_write_deadline(Some(Duration::from_millis(10)));
     match timed.flush().await {
         Err(Error::Timeout(t)) => assert_eq!((t.kind, t.queued), (TimeoutKind::Write, 17)),

@@ -13,9 +13,12 @@ if ! command -v cargo-llvm-cov >/dev/null 2>&1; then
   cargo install cargo-llvm-cov --locked
 fi
 
-# The long reliability campaigns are #[ignore]d, as in `cargo test`.
+# The long reliability campaigns are #[ignore]d, as in `cargo test`. The
+# tests themselves are checked by the main CI step: a timing test that
+# flakes under instrumentation (--ignore-run-fail) still yields a report,
+# whose lines are what this part judges.
 # cargo-llvm-cov drops tests/, benches/ and examples/ by default; the
 # regex drops the test-support and tool crates compiled into the tests.
 ignore='(testkit|conform|cli|interop|tools)/'
-cargo llvm-cov -p lpframe --all-features --summary-only \
+cargo llvm-cov -p lpframe --all-features --summary-only --ignore-run-fail \
   --ignore-filename-regex "$ignore" --fail-under-lines "$min" | tee /tmp/lpframe-coverage.txt
