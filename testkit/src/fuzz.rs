@@ -63,6 +63,12 @@ pub fn roundtrip(frames: &[(u8, Vec<u8>)], seed: u8) {
     for (_unused, payload) in frames {
         let before = wire.len();
         let by_writer = writer.write_frame(payload);
+        // The header of any payload is the one the serializer writes.
+        let header = Header::for_payload(payload).expect("a fuzz payload fits a u32");
+        assert_eq!(
+            lpframe::encode_header(payload, u32::MAX).map_err(|_| ()),
+            Ok(header.to_bytes())
+        );
         match lpframe::encode_frame(payload, FUZZ_MAX, &mut wire) {
             Ok(()) => {
                 assert!(by_writer.is_ok());
@@ -183,6 +189,17 @@ pub fn header(data: &[u8]) {
     };
     let fields = Header::from_bytes(bytes);
     assert_eq!(&fields.to_bytes(), bytes);
+    // The tool's field accessors read the bytes they name.
+    assert_eq!(fields.magic(), [bytes[0], bytes[1]]);
+    assert_eq!((fields.version(), fields.flags()), (bytes[2], bytes[3]));
+    // `verify` judges exactly as `parse`, for any limit.
+    for max in [u32::MAX, fields.len(), fields.len().saturating_sub(1)] {
+        assert_eq!(
+            fields.verify(max),
+            Header::parse(bytes, max).map(|_| ()),
+            "verify disagrees with parse at limit {max}"
+        );
+    }
     assert_eq!(
         fields.header_crc() == fields.computed_header_crc(),
         crc32fast::hash(&bytes[..12]) == fields.header_crc()

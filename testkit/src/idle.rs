@@ -89,22 +89,74 @@ fn walk_with_gaps(
     events
 }
 
-/// The pure decoder with gaps.
-fn decoder_with_gaps(script: &Script, gaps: &[usize], config: Config) -> Vec<Event> {
-    let mut dec = FrameDecoder::with_config(config);
-    walk_with_gaps("FrameDecoder", script, gaps, |buf, eof| {
+/// The pure decoder with gaps; its settings and counters are checked on
+/// the way (a default decoder when `config` is `None`).
+fn decoder_with_gaps(script: &Script, gaps: &[usize], config: Option<Config>) -> Vec<Event> {
+    let mut dec = match config {
+        Some(c) => FrameDecoder::with_config(c),
+        None => FrameDecoder::default(),
+    };
+    let max = config.unwrap_or_default().max_read_frame_len;
+    assert_eq!(dec.config().max_read_frame_len, max);
+    assert!(!dec.is_recovering());
+    // Changing the limit to its own value changes nothing.
+    dec.config_mut().max_read_frame_len = max;
+    let mut frames = 0u64;
+    let events = walk_with_gaps("FrameDecoder", script, gaps, |buf, eof| {
         let r = if eof {
             dec.decode_eof(buf)
         } else {
             dec.decode(buf)
         };
         match r {
-            Ok(Some(f)) => Got::Frame(f.to_vec()),
+            Ok(Some(f)) => {
+                frames += 1;
+                Got::Frame(f.to_vec())
+            }
             Ok(None) => Got::Nothing,
             Err(e) if e.is_fatal() => Got::Fatal(e),
             Err(e) => Got::Dropped(e),
         }
-    })
+    });
+    assert_eq!(
+        dec.stats().frames_decoded,
+        frames,
+        "FrameDecoder: frames counted"
+    );
+    events
+}
+
+/// A `FrameReader` handed over mid-stream: it reads until the `stop`-th
+/// call or the first I/O fault (a retryable `WouldBlock` from `seed`'s
+/// faults, which may strike inside a frame), then `into_parts` gives back
+/// the source and the unread bytes (the frame in progress from its start),
+/// and a fresh decoder finishes the stream. Together: the model's events,
+/// nothing lost or repeated. `None` when the reader reached the end first
+/// or failed (nothing to hand over).
+fn handed_over(input: &[u8], chunks: &[usize], seed: u8, config: Config) -> Option<Vec<Event>> {
+    use lpframe::{Error, FrameReader};
+    let faults: Vec<_> = crate::seeded_faults(u64::from(seed), input.len())
+        .into_iter()
+        .map(|(at, _)| (at, std::io::ErrorKind::WouldBlock))
+        .collect();
+    let script = Script::new(input, chunks, &faults, FUZZ_MAX);
+    let mut reader = FrameReader::with_config(script, config);
+    let mut events = Vec::new();
+    for _ in 0..usize::from(seed % 8) + 1 {
+        match reader.next_frame() {
+            Ok(Some(f)) => events.push(Event::Frame(f.to_vec())),
+            Ok(None) => return None,
+            Err(Error::Decode(e)) if e.is_fatal() => return None,
+            Err(Error::Decode(e)) => events.push(Event::error(&e)),
+            Err(Error::Io(_)) => break,
+            Err(other) => panic!("FrameReader: unexpected {other:?}"),
+        }
+    }
+    let (mut rest, unread) = reader.into_parts();
+    rest.steps.push_front(Step::Data(unread.to_vec()));
+    let mut tail = decoder_with_gaps(&rest, &[], Some(config));
+    events.append(&mut tail);
+    Some(events)
 }
 
 /// `FrameCodec` with gaps, driven as `Framed` drives it.
@@ -152,10 +204,24 @@ pub fn idle(data: &[u8]) {
     let config = Config::new().max_read_frame_len(FUZZ_MAX);
     let want = expected(input, FUZZ_MAX);
     assert_eq!(
-        decoder_with_gaps(&script, &gaps, config),
+        decoder_with_gaps(&script, &gaps, Some(config)),
         want,
         "FrameDecoder"
     );
+    if let Some(events) = handed_over(input, &chunks, seed, config) {
+        assert_eq!(events, want, "FrameReader handed over to a FrameDecoder");
+    }
+    if seed % 16 == 0 {
+        // The default decoder (limit 8 MiB instead of FUZZ_MAX) against the
+        // model with that limit.
+        let big = expected(input, lpframe::DEFAULT_MAX_FRAME_LEN);
+        let plain = Script::new(input, &chunks, &[], lpframe::DEFAULT_MAX_FRAME_LEN);
+        assert_eq!(
+            decoder_with_gaps(&plain, &gaps, None),
+            big,
+            "FrameDecoder (default)"
+        );
+    }
     #[cfg(feature = "tokio")]
     {
         assert_eq!(codec_with_gaps(&script, &gaps, config), want, "FrameCodec");
