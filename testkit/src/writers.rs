@@ -412,6 +412,15 @@ pub fn drive_frame_writer(script: &WriteScript) {
             Err(Error::Timeout(t)) => {
                 assert_eq!(script.mode, 2, "{path}: a timeout without a zero deadline");
                 assert_eq!(t.kind, lpframe::TimeoutKind::Write);
+                // A zero deadline refuses every write before it is made.
+                assert_eq!((t.bytes, t.limit), (0, Duration::ZERO));
+                let text = t.to_string();
+                assert!(
+                    text.starts_with("write deadline of 0ns expired after ")
+                        && text.contains(" (0 bytes written, ")
+                        && text.ends_with(" still queued)"),
+                    "{path}: {text}"
+                );
                 assert_eq!(
                     t.queued,
                     w.buffered() as u64,
