@@ -17,6 +17,10 @@ fn run(target: &str, data: &[u8]) {
         "differential" => fuzzing::differential(data),
         "header" => fuzzing::header(data),
         "recover" => fuzzing::recover(data),
+        "writer" => fuzzing::writer(data),
+        "sink" => fuzzing::sink(data),
+        "deadline" => fuzzing::deadline(data),
+        "idle" => fuzzing::idle(data),
         "roundtrip" => {
             // As libfuzzer-sys builds a typed input.
             if let Ok((frames, seed)) = RoundtripInput::arbitrary_take_rest(Unstructured::new(data))
@@ -33,13 +37,17 @@ fn run(target: &str, data: &[u8]) {
     }
 }
 
-const TARGETS: [&str; 6] = [
+const TARGETS: [&str; 10] = [
     "decode_stream",
     "differential",
     "roundtrip",
     "corrupt",
     "header",
     "recover",
+    "writer",
+    "sink",
+    "deadline",
+    "idle",
 ];
 
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -68,16 +76,20 @@ fn committed_corpus_and_regressions_pass_every_property() {
         return;
     }
     let mut replayed = 0;
+    let mut failures = Vec::new();
     for target in TARGETS {
         for dir in ["corpus", "regressions", "artifacts"] {
             for file in files_under(&root.join(dir).join(target)) {
                 let data = std::fs::read(&file).unwrap();
                 let r = std::panic::catch_unwind(|| run(target, &data));
-                assert!(r.is_ok(), "{target}: {} fails", file.display());
+                if r.is_err() {
+                    failures.push(format!("{target}: {}", file.display()));
+                }
                 replayed += 1;
             }
         }
     }
+    assert!(failures.is_empty(), "failing inputs: {failures:#?}");
     // The corpus is committed: an empty replay means it went missing.
     assert!(replayed >= 50, "only {replayed} inputs replayed");
     // Every target of fuzz/fuzz_targets has a committed corpus here.

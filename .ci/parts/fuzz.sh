@@ -25,7 +25,8 @@ elif RUSTC_BOOTSTRAP=1 cargo fuzz build -O; then
 else
   skip "neither nightly nor RUSTC_BOOTSTRAP=1 can build the fuzz targets here"
 fi
-for t in decode_stream differential roundtrip corrupt header recover; do
+# Every target (ten, 30 s each by default: about 5 min of fuzzing in all).
+for t in decode_stream differential roundtrip corrupt header recover writer sink deadline idle; do
   echo "--- fuzz smoke: $t (${secs}s)"
   # A scratch copy of the committed corpus: CI never rewrites the repo.
   work="$(mktemp -d)"

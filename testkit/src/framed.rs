@@ -51,14 +51,24 @@ impl AsyncRead for Chunked {
 pub struct ScriptAsync {
     script: Script,
     pending_next: bool,
+    /// Extra `Pending`s (idle gaps) before the next steps, in order.
+    gaps: std::collections::VecDeque<usize>,
+    pending_left: usize,
 }
 
 impl ScriptAsync {
     /// Plays `script`.
     pub fn new(script: Script) -> Self {
+        ScriptAsync::with_gaps(script, Vec::new())
+    }
+
+    /// Plays `script`, with `gaps[i]` more `Pending`s before step `i`.
+    pub fn with_gaps(script: Script, gaps: Vec<usize>) -> Self {
         ScriptAsync {
             script,
             pending_next: true,
+            gaps: gaps.into(),
+            pending_left: 0,
         }
     }
 }
@@ -71,6 +81,12 @@ impl AsyncRead for ScriptAsync {
     ) -> Poll<std::io::Result<()>> {
         if self.pending_next {
             self.pending_next = false;
+            self.pending_left = self.gaps.pop_front().unwrap_or(0);
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        if self.pending_left > 0 {
+            self.pending_left -= 1;
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
@@ -111,13 +127,25 @@ fn runtime() -> tokio::runtime::Runtime {
 /// a clean `None` it is polled on while the script has steps left (a
 /// source that grows).
 pub fn via_framed(script: &Script, setup: impl Into<Setup>) -> Vec<Event> {
+    via_framed_with_gaps(script, setup, Vec::new())
+}
+
+/// [`via_framed`] with `gaps[i]` more `Pending`s (idle gaps: the reader
+/// polled with nothing new) before step `i` of the script.
+pub fn via_framed_with_gaps(
+    script: &Script,
+    setup: impl Into<Setup>,
+    gaps: Vec<usize>,
+) -> Vec<Event> {
     let setup: Setup = setup.into();
+    let polls: usize = gaps.iter().sum();
     runtime().block_on(async {
-        let mut framed = FramedRead::new(ScriptAsync::new(script.clone()), setup.codec());
+        let mut framed =
+            FramedRead::new(ScriptAsync::with_gaps(script.clone(), gaps), setup.codec());
         let mut events = Vec::new();
         let mut fatal: Option<DecodeError> = None;
         let mut after_error = false;
-        for _ in 0..4 * script.bytes().len() + 4 * script.steps.len() + 16 {
+        for _ in 0..4 * script.bytes().len() + 4 * script.steps.len() + polls + 16 {
             match framed.next().await {
                 Some(Ok(Received::Frame(f))) => {
                     assert!(fatal.is_none(), "a frame after a fatal error");

@@ -63,6 +63,12 @@ pub fn roundtrip(frames: &[(u8, Vec<u8>)], seed: u8) {
     for (_unused, payload) in frames {
         let before = wire.len();
         let by_writer = writer.write_frame(payload);
+        // The header of any payload is the one the serializer writes.
+        let header = Header::for_payload(payload).expect("a fuzz payload fits a u32");
+        assert_eq!(
+            lpframe::encode_header(payload, u32::MAX).map_err(|_| ()),
+            Ok(header.to_bytes())
+        );
         match lpframe::encode_frame(payload, FUZZ_MAX, &mut wire) {
             Ok(()) => {
                 assert!(by_writer.is_ok());
@@ -183,6 +189,17 @@ pub fn header(data: &[u8]) {
     };
     let fields = Header::from_bytes(bytes);
     assert_eq!(&fields.to_bytes(), bytes);
+    // The tool's field accessors read the bytes they name.
+    assert_eq!(fields.magic(), [bytes[0], bytes[1]]);
+    assert_eq!((fields.version(), fields.flags()), (bytes[2], bytes[3]));
+    // `verify` judges exactly as `parse`, for any limit.
+    for max in [u32::MAX, fields.len(), fields.len().saturating_sub(1)] {
+        assert_eq!(
+            fields.verify(max),
+            Header::parse(bytes, max).map(|_| ()),
+            "verify disagrees with parse at limit {max}"
+        );
+    }
     assert_eq!(
         fields.header_crc() == fields.computed_header_crc(),
         crc32fast::hash(&bytes[..12]) == fields.header_crc()
@@ -230,4 +247,42 @@ pub fn recover(data: &[u8]) {
         every_path(input, &a, &faults, config),
         with_after(events, FUZZ_MAX)
     );
+}
+
+/// Target `writer`: the blocking writers under a scripted writer (see
+/// [`crate::writers`]): `FrameWriter` (without a deadline, with an hour's,
+/// with a zero one) and `write_frame_with`. The output is always a prefix
+/// of the accepted frames' bytes; nothing is lost or written twice on a
+/// retryable fault; nothing is written after a fatal one.
+pub fn writer(data: &[u8]) {
+    crate::writers::drive_frame_writer(&crate::writers::WriteScript::parse(data));
+}
+
+/// Target `sink`: `FrameSink` polled by hand with a no-op waker under a
+/// scripted `AsyncWrite` (`Pending`, partial, vectored or not, retryable
+/// and fatal faults), with the properties of [`writer`].
+#[cfg(feature = "tokio")]
+pub fn sink(data: &[u8]) {
+    crate::writers::drive_frame_sink(&crate::writers::WriteScript::parse(data));
+}
+
+/// Target `deadline`: byte 0 picks the part. Even: the
+/// `DeadlineTracker` against its model under a scripted clock (the rest
+/// are operations). Odd: `FrameReader` with deadlines (zero or an hour,
+/// socket or manual, by bits 1-3) over the rest as a stream with scripted
+/// read timeouts, seeded by byte 1: the model's events.
+pub fn deadline(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    if sel & 1 == 0 {
+        crate::deadline_fuzz::drive_tracker(rest);
+    } else if let Some((&seed, input)) = rest.split_first() {
+        crate::deadline_fuzz::drive_reader_deadlines(input, seed, (sel >> 1) & 7);
+    }
+}
+
+/// Target `idle`: see [`crate::idle::idle`].
+pub fn idle(data: &[u8]) {
+    crate::idle::idle(data);
 }

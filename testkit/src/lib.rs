@@ -20,6 +20,10 @@
 //!   is one line calling one of them; `tests/fuzz_replay.rs` replays the
 //!   corpus through the same functions).
 //! - [`vectors`]: the one parser of `tests/vectors/lpf-v1.txt`.
+//! - [`writers`], [`deadline_fuzz`], [`idle`]: the drivers of the writing
+//!   paths under a scripted writer, of the deadline paths under a scripted
+//!   clock and scripted read timeouts, and of idle gaps between partial
+//!   frames (fuzz targets `writer`, `sink`, `deadline`, `idle`).
 //! - [`rng`]: the one seeded random generator.
 //! - [`readers`]: small helpers for the reliability tests.
 //! - [`deadlines`]: the deadline property harness (random arrival
@@ -42,11 +46,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod deadline_fuzz;
 pub mod deadlines;
 pub mod event;
 #[cfg(feature = "tokio")]
 mod framed;
 pub mod fuzz;
+pub mod idle;
 pub mod model;
 pub mod paths;
 pub mod readers;
@@ -57,6 +63,7 @@ pub mod script;
 pub mod server;
 pub mod setup;
 pub mod vectors;
+pub mod writers;
 
 pub use event::{after, frame_bytes, Event, FUZZ_MAX};
 #[cfg(feature = "tokio")]

@@ -9,7 +9,7 @@ use lpframe::Received;
 use lpframe::{decode_slice, read_frame_with, DecodeError, Error, Header, HEADER_LEN};
 
 #[cfg(feature = "tokio")]
-pub use crate::framed::{via_framed, ScriptAsync};
+pub use crate::framed::{via_framed, via_framed_with_gaps, ScriptAsync};
 use crate::script::Step;
 use crate::{model, model_with_boundaries, with_after, Event, Script, Setup};
 
