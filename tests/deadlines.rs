@@ -144,6 +144,45 @@ fn blocking_idle_client() {
 }
 
 #[test]
+fn blocking_lending_reads_keep_the_deadlines_and_mix_with_owned_ones() {
+    // A frame, 300 ms of silence, a second frame: `next_ref` lends the
+    // first, then the idle deadline (100 ms) expires, non-fatal and
+    // counted; once extended, `next_frame` (owned) reads the second.
+    let (a, b) = (frame(b"lent"), frame(b"owned"));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let _first = client(
+        listener.local_addr().unwrap(),
+        vec![(ms(0), a), (ms(300), b)],
+        ms(3000),
+    );
+    let (stream, _) = listener.accept().unwrap();
+    let mut reader = FrameReader::with_deadlines(stream, idle_and_stall(100, 1000));
+    assert_eq!(&reader.next_ref().unwrap().unwrap()[..], b"lent");
+    let t = match reader.next_ref() {
+        Err(Error::Timeout(t)) => t,
+        other => panic!("expected a timeout, got {other:?}"),
+    };
+    assert_eq!((t.kind, t.bytes), (TimeoutKind::Idle, 0));
+    assert_eq!(reader.stats().deadlines_expired, 1);
+    reader.set_deadlines(idle_and_stall(5000, 1000));
+    let owned = reader.next_frame().unwrap().unwrap();
+    assert_eq!(&owned[..], b"owned");
+    assert_eq!(reader.stats().frames_decoded, 2);
+}
+
+#[test]
+fn blocking_an_owned_read_after_a_lent_one_goes_on_from_the_next_frame() {
+    let mut wire = frame(b"one");
+    wire.extend_from_slice(&frame(b"two"));
+    wire.extend_from_slice(&frame(b"three"));
+    let mut reader = FrameReader::new(&wire[..]);
+    assert_eq!(&reader.next_ref().unwrap().unwrap()[..], b"one");
+    assert_eq!(&reader.next_frame().unwrap().unwrap()[..], b"two");
+    assert_eq!(&reader.next_ref().unwrap().unwrap()[..], b"three");
+    assert!(reader.next_frame().unwrap().is_none());
+}
+
+#[test]
 fn blocking_header_only_stall() {
     let wire = frame(b"payload never sent");
     let (r, since, reader) = blocking_read(
