@@ -37,7 +37,9 @@ cargo package -p lpframe --no-verify ${LPFRAME_ALLOW_DIRTY:+--allow-dirty} 2>"$s
 excluded="$(sed -n 's/^exclude = \[\(.*\)\]/\1/p' Cargo.toml)"
 while IFS= read -r line; do
   file="$(printf '%s\n' "$line" | sed -n 's/^warning: ignoring [a-z]* `[^`]*` as `\([^`]*\)` is not included in the published package$/\1/p')"
-  if [ -n "$file" ] && printf '%s' "$excluded" | grep -qF "\"$file\""; then continue; fi
+  # (A bash match, not `printf | grep -q`: under pipefail, grep -q exiting
+  # at its first match can make printf fail with SIGPIPE.)
+  if [ -n "$file" ] && [[ "$excluded" == *"\"$file\""* ]]; then continue; fi
   echo "$line"; echo "cargo package warns" >&2; exit 1
 done < <(grep -i "^warning" "$scratch/package.log" || true)
 crate="$(ls -t target/package/lpframe-*.crate | head -1)"
