@@ -7,28 +7,19 @@ changing the input formats (testkit/src/writers.rs, deadlines.rs, idle.rs).
 """
 import os
 import random
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import seed_from_vectors as seeds  # noqa: E402  (the one vectors parser of the seed scripts)
 
 here = os.path.dirname(os.path.abspath(__file__))
 
 
 def put(target, name, blob):
-    d = os.path.join(here, "corpus", target)
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "seed-" + name), "wb") as f:
-        f.write(bytes(blob))
+    seeds.put(target, "seed-" + name, blob)
 
 
-def vectors():
-    out, name, data = [], None, b""
-    for line in open(os.path.join(here, "..", "tests", "vectors", "lpf-v1.txt")):
-        line = line.strip()
-        if line.startswith("vector "):
-            name, data = line.split(" ", 1)[1], b""
-        elif line.startswith("input "):
-            data += bytes.fromhex(line.split(" ", 1)[1])
-        elif line == "end":
-            out.append((name, data))
-    return out
+vectors = seeds.vectors
 
 
 # Writers: flags (bit 0 vectored, bits 1-2 mode), step count, steps, ops.
